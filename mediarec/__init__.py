@@ -1,0 +1,1 @@
+"""mediarec: a hybrid video recommender that plugs into a Django site."""

@@ -1,0 +1,208 @@
+"""Catalog management in the Django admin. Thin: forms validate through the
+upload probe, and every write goes through ``mediarec.services``."""
+
+from __future__ import annotations
+
+from django import forms
+from django.contrib import admin, messages
+from django.db.models import Count, IntegerField, OuterRef, Subquery
+from django.utils.html import format_html
+
+from mediarec.admin_paginator import EstimatedCountPaginator
+from mediarec.errors import InvalidUpload
+from mediarec.models import CFModelVersion, Interaction, ModelVersion, Video, VideoStatus
+from mediarec.services.media_probe import probe_video_file
+from mediarec.services.videos import (
+    TEXT_FIELDS,
+    _local_copy,
+    video_create,
+    video_replace_file,
+    video_update,
+    videos_queue_embedding,
+    videos_set_published,
+)
+
+
+class VideoForm(forms.ModelForm):
+    """Upload and edit form; a file that is not a usable video is a form error."""
+
+    class Meta:
+        model = Video
+        fields = ["title", "description", "tags", "transcript", "published", "file"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["file"].required = self.instance.pk is None
+        self.fields["title"].required = False
+        self.fields["tags"].help_text = "Comma-separated."
+
+    def clean_file(self):
+        upload = self.cleaned_data.get("file")
+        if upload is None or "file" not in self.changed_data:
+            return upload
+        path, is_copy = _local_copy(upload)
+        try:
+            probe_video_file(path, original_name=upload.name)
+        except InvalidUpload as exc:
+            raise forms.ValidationError(str(exc)) from exc
+        finally:
+            if is_copy:
+                path.unlink(missing_ok=True)
+        return upload
+
+
+class ModelVersionFilter(admin.SimpleListFilter):
+    """Lists registered versions instead of a DISTINCT over the whole catalog."""
+
+    title = "embedding model version"
+    parameter_name = "embedding_version"
+
+    def lookups(self, request, model_admin):
+        return [("", "none")] + [(v, v) for v in ModelVersion.objects.values_list("name", flat=True)]
+
+    def queryset(self, request, queryset):
+        if self.value() is None:
+            return queryset
+        return queryset.filter(embedding_version=self.value())
+
+
+@admin.register(Video)
+class VideoAdmin(admin.ModelAdmin):
+    form = VideoForm
+    list_display = [
+        "thumbnail_img",
+        "title",
+        "status",
+        "published",
+        "embedding_version",
+        "interaction_count",
+        "problem",
+        "created_at",
+    ]
+    list_display_links = ["thumbnail_img", "title"]
+    list_filter = ["status", "published", ModelVersionFilter]
+    search_fields = ["title", "description", "tags"]
+    list_per_page = 50
+    show_full_result_count = False
+    paginator = EstimatedCountPaginator
+    actions = ["publish", "unpublish", "reembed"]
+    readonly_fields = [
+        "thumbnail_img",
+        "status",
+        "error_message",
+        "attempts",
+        "duration_s",
+        "fps",
+        "width",
+        "height",
+        "size_bytes",
+        "codec",
+        "embedding_version",
+        "embedded_at",
+        "channel",
+        "created_at",
+        "updated_at",
+    ]
+
+    def get_queryset(self, request):
+        counts = (
+            Interaction.objects.filter(video=OuterRef("pk"))
+            .order_by()
+            .values("video")
+            .annotate(n=Count("pk"))
+            .values("n")
+        )
+        return (
+            super()
+            .get_queryset(request)
+            .defer("embedding", "transcript", "attributes")
+            .annotate(n_interactions=Subquery(counts, output_field=IntegerField()))
+        )
+
+    @admin.display(description="thumbnail")
+    def thumbnail_img(self, obj: Video):
+        if not obj.thumbnail:
+            return "—"
+        return format_html('<img src="{}" alt="" style="height:48px;border-radius:4px">', obj.thumbnail.url)
+
+    @admin.display(description="interactions", ordering="n_interactions")
+    def interaction_count(self, obj: Video) -> int:
+        return obj.n_interactions or 0
+
+    @admin.display(description="failure reason")
+    def problem(self, obj: Video) -> str:
+        if obj.status != VideoStatus.FAILED:
+            return ""
+        return f"{obj.error_message} (after {obj.attempts} attempt{'s' if obj.attempts != 1 else ''})"
+
+    def save_model(self, request, obj, form, change):
+        if not change:
+            created = video_create(
+                upload=form.cleaned_data["file"],
+                title=form.cleaned_data["title"],
+                description=form.cleaned_data["description"],
+                tags=form.cleaned_data["tags"],
+                transcript=form.cleaned_data["transcript"],
+                published=form.cleaned_data["published"],
+                uploader=request.user,
+            )
+            obj.pk = created.pk
+            obj._state.adding = False
+            return
+        video = Video.objects.get(pk=obj.pk)
+        changed = {f: form.cleaned_data[f] for f in form.changed_data if f in (*TEXT_FIELDS, "published")}
+        if changed:
+            video_update(video=video, **changed)
+        if "file" in form.changed_data:
+            video_replace_file(video=video, upload=form.cleaned_data["file"])
+
+    @admin.action(description="Publish selected videos")
+    def publish(self, request, queryset):
+        n = videos_set_published(video_ids=queryset.values_list("pk", flat=True), published=True)
+        self.message_user(request, f"Published {n} video(s).", messages.SUCCESS)
+
+    @admin.action(description="Unpublish selected videos")
+    def unpublish(self, request, queryset):
+        n = videos_set_published(video_ids=queryset.values_list("pk", flat=True), published=False)
+        self.message_user(request, f"Unpublished {n} video(s).", messages.SUCCESS)
+
+    @admin.action(description="Re-embed selected videos")
+    def reembed(self, request, queryset):
+        n = videos_queue_embedding(video_ids=queryset.values_list("pk", flat=True))
+        self.message_user(request, f"Queued {n} video(s) for embedding.", messages.SUCCESS)
+
+
+@admin.register(Interaction)
+class InteractionAdmin(admin.ModelAdmin):
+    """Read-mostly: interactions arrive through the API; admins inspect or delete."""
+
+    list_display = ["created_at", "user", "video", "kind", "value", "client_event_id"]
+    list_filter = ["kind"]
+    list_select_related = ["user", "video"]
+    raw_id_fields = ["user", "video"]
+    search_fields = ["=user__id", "=video__id", "client_event_id"]
+    list_per_page = 100
+    show_full_result_count = False
+    paginator = EstimatedCountPaginator
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).defer("video__embedding", "video__transcript", "video__attributes")
+
+
+@admin.register(ModelVersion)
+class ModelVersionAdmin(admin.ModelAdmin):
+    list_display = ["name", "kind", "embedding_dim", "is_active", "created_at", "activated_at"]
+    list_filter = ["kind", "is_active"]
+    readonly_fields = ["name", "kind", "checkpoint_path", "embedding_dim", "is_active", "metrics", "created_at"]
+
+
+@admin.register(CFModelVersion)
+class CFModelVersionAdmin(admin.ModelAdmin):
+    list_display = ["name", "n_users", "n_items", "n_interactions", "fit_seconds", "is_active", "created_at"]
+    readonly_fields = ["name", "path", "params", "n_users", "n_items", "n_interactions", "fit_seconds", "created_at"]

@@ -1,0 +1,7 @@
+from django.apps import AppConfig
+
+
+class MediarecConfig(AppConfig):
+    name = "mediarec"
+    verbose_name = "Media recommendations"
+    default_auto_field = "django.db.models.BigAutoField"

@@ -1,0 +1,55 @@
+"""Every ``MEDIAREC_*`` setting with its default, in one place.
+
+A host site overrides any of them in its own settings module; code reads them
+through ``app_settings.NAME`` so the defaults below always apply.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+
+DEFAULTS: dict[str, Any] = {
+    # Where the embedded Postgres, uploads, checkpoints and CF factors live.
+    "DATA_DIR": Path("var"),
+    # Dimension of the fused VideoBERT embedding stored in pgvector.
+    "EMBEDDING_DIM": 256,
+    # Upload limits, enforced by the one upload service.
+    "MAX_UPLOAD_BYTES": 512 * 1024 * 1024,
+    "MAX_DURATION_S": 3 * 60 * 60,
+    "MAX_WIDTH": 3840,
+    "MAX_HEIGHT": 2160,
+    # Interaction kinds and their CF confidence weights (negative = dislike).
+    "INTERACTION_WEIGHTS": {
+        "view": 1.0,
+        "complete": 3.0,
+        "like": 5.0,
+        "share": 6.0,
+        "dislike": -5.0,
+    },
+    # Embedding pipeline.
+    "EMBED_BATCH_SIZE": 16,
+    "EMBED_BATCH_WINDOW_S": 2.0,
+    "EMBED_MAX_ATTEMPTS": 5,
+    "EMBED_STUCK_AFTER_S": 30 * 60,
+    # API.
+    "API_MAX_BATCH": 1000,
+    "API_THROTTLE_RATE": "6000/m",
+}
+
+
+class AppSettings:
+    """Reads ``settings.MEDIAREC_<NAME>``, falling back to ``DEFAULTS``."""
+
+    def __getattr__(self, name: str) -> Any:
+        if name not in DEFAULTS:
+            raise AttributeError(f"unknown mediarec setting {name!r}")
+        value = getattr(settings, f"MEDIAREC_{name}", DEFAULTS[name])
+        if name == "DATA_DIR":
+            value = Path(value).resolve()
+        return value
+
+
+app_settings = AppSettings()

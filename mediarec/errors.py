@@ -1,0 +1,21 @@
+"""Named domain errors. Each carries a message fit to show a user as is."""
+
+
+class MediarecError(Exception):
+    """Base class; ``str(error)`` is a readable reason."""
+
+
+class InvalidUpload(MediarecError):
+    """The uploaded file is not a video we can use (or is over a limit)."""
+
+
+class UnknownObject(MediarecError):
+    """An id that names no video, user or model version."""
+
+
+class InvalidInteraction(MediarecError):
+    """An interaction with an unknown kind, a bad value or a foreign user."""
+
+
+class ModelNotActive(MediarecError):
+    """An operation needs an active model version and none is active."""

@@ -1,0 +1,1 @@
+"""Write operations of the mediarec app (HackSoft-style services)."""

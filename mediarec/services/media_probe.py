@@ -1,0 +1,89 @@
+"""Probe an uploaded file with PyAV: is there a decodable video stream, and
+what are its duration, frame rate and size? Also grabs a thumbnail frame."""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+from pathlib import Path
+
+import av
+
+from mediarec.conf import app_settings
+from mediarec.errors import InvalidUpload
+
+THUMBNAIL_WIDTH = 320
+
+
+@dataclass(frozen=True)
+class ProbeResult:
+    duration_s: float
+    fps: float
+    width: int
+    height: int
+    size_bytes: int
+    codec: str
+    thumbnail_jpeg: bytes
+
+
+def probe_video_file(path: Path, *, original_name: str = "") -> ProbeResult:
+    """Return the probed facts of ``path`` or raise :class:`InvalidUpload`."""
+    name = original_name or path.name
+    size = path.stat().st_size
+    if size == 0:
+        raise InvalidUpload(f"{name!r} is empty (0 bytes).")
+    if size > app_settings.MAX_UPLOAD_BYTES:
+        raise InvalidUpload(
+            f"{name!r} is {size / 1e6:.1f} MB; the limit is {app_settings.MAX_UPLOAD_BYTES / 1e6:.0f} MB."
+        )
+    try:
+        container = av.open(str(path), timeout=10.0)
+    except (av.FFmpegError, OSError, UnicodeDecodeError) as exc:
+        raise InvalidUpload(f"{name!r} is not a readable video file ({exc.__class__.__name__}).") from exc
+    with container:
+        if not container.streams.video:
+            raise InvalidUpload(f"{name!r} has no video stream (audio-only or not a video).")
+        stream = container.streams.video[0]
+        width, height = stream.codec_context.width, stream.codec_context.height
+        if not width or not height:
+            raise InvalidUpload(f"{name!r} has a video stream with no frame size.")
+        if width > app_settings.MAX_WIDTH or height > app_settings.MAX_HEIGHT:
+            raise InvalidUpload(
+                f"{name!r} is {width}x{height}; the limit is {app_settings.MAX_WIDTH}x{app_settings.MAX_HEIGHT}."
+            )
+        duration = _duration_seconds(container, stream)
+        if duration > app_settings.MAX_DURATION_S:
+            raise InvalidUpload(f"{name!r} lasts {duration:.0f} s; the limit is {app_settings.MAX_DURATION_S:.0f} s.")
+        fps = float(stream.average_rate or stream.guessed_rate or 0.0)
+        thumbnail = _first_frame_jpeg(container, stream, name)
+        return ProbeResult(
+            duration_s=duration,
+            fps=fps,
+            width=width,
+            height=height,
+            size_bytes=size,
+            codec=stream.codec_context.name or "",
+            thumbnail_jpeg=thumbnail,
+        )
+
+
+def _duration_seconds(container: av.container.InputContainer, stream: av.video.stream.VideoStream) -> float:
+    if stream.duration is not None and stream.time_base is not None:
+        return float(stream.duration * stream.time_base)
+    if container.duration is not None:
+        return container.duration / av.time_base
+    return 0.0
+
+
+def _first_frame_jpeg(container, stream, name: str) -> bytes:
+    """Decode the first frame (a truncated or corrupt file fails here)."""
+    try:
+        for frame in container.decode(stream):
+            image = frame.to_image()
+            image.thumbnail((THUMBNAIL_WIDTH, THUMBNAIL_WIDTH))
+            buffer = io.BytesIO()
+            image.convert("RGB").save(buffer, format="JPEG", quality=85)
+            return buffer.getvalue()
+    except (av.FFmpegError, ValueError) as exc:
+        raise InvalidUpload(f"{name!r} could not be decoded ({exc.__class__.__name__}).") from exc
+    raise InvalidUpload(f"{name!r} contains no decodable video frame.")

@@ -1,0 +1,156 @@
+"""Catalog writes: create a video from an upload, edit it, publish it, and
+queue it for embedding. Every upload path (admin, API, seed_world) goes
+through :func:`video_create`."""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from collections.abc import Iterable
+from pathlib import Path
+
+from django.core.files import File
+from django.core.files.base import ContentFile
+from django.db import transaction
+from django.utils import timezone
+
+from mediarec.models import Video, VideoStatus
+from mediarec.services.media_probe import probe_video_file
+
+EMBED_TASK = "tasks.embedding.embed_videos"
+TEXT_FIELDS = ("title", "description", "tags", "transcript")
+
+
+def normalize_tags(tags: str | Iterable[str]) -> str:
+    items = tags.split(",") if isinstance(tags, str) else list(tags)
+    seen: dict[str, None] = {}
+    for tag in items:
+        tag = tag.strip().lower()
+        if tag:
+            seen.setdefault(tag, None)
+    return ",".join(seen)
+
+
+def _local_copy(upload: File) -> tuple[Path, bool]:
+    """A path PyAV can open: the upload's own temp file, or a copy of it."""
+    path = getattr(upload, "temporary_file_path", None)
+    if path is not None:
+        return Path(path()), False
+    suffix = Path(upload.name or "upload").suffix
+    with tempfile.NamedTemporaryFile(suffix=suffix, delete=False) as tmp:
+        upload.seek(0)
+        shutil.copyfileobj(upload, tmp)
+    upload.seek(0)
+    return Path(tmp.name), True
+
+
+def video_create(
+    *,
+    upload: File,
+    title: str,
+    description: str = "",
+    tags: str | Iterable[str] = "",
+    transcript: str = "",
+    published: bool = True,
+    uploader=None,
+    channel: str = "",
+    attributes: dict | None = None,
+) -> Video:
+    """Probe ``upload``; store it with its thumbnail and queue it for embedding.
+
+    Raises :class:`~mediarec.errors.InvalidUpload` and stores nothing when the
+    file has no decodable video stream or is over a configured limit.
+    """
+    video = Video(
+        title=title.strip() or Path(upload.name or "untitled").stem,
+        description=description,
+        tags=normalize_tags(tags),
+        transcript=transcript,
+        published=published,
+        uploader=uploader,
+        channel=channel,
+        attributes=attributes,
+    )
+    _store_upload(video, upload)
+    try:
+        with transaction.atomic():
+            video.save()
+            videos_queue_embedding(video_ids=[video.pk])
+    except BaseException:
+        # Nothing of a failed upload stays behind, files included.
+        for stored in (video.file, video.thumbnail):
+            if stored:
+                stored.storage.delete(stored.name)
+        raise
+    video.refresh_from_db()
+    return video
+
+
+def _store_upload(video: Video, upload: File) -> None:
+    """Probe ``upload`` and write it and its thumbnail to storage (no DB write)."""
+    path, is_copy = _local_copy(upload)
+    try:
+        probe = probe_video_file(path, original_name=Path(upload.name or "upload").name)
+    finally:
+        if is_copy:
+            path.unlink(missing_ok=True)
+    video.duration_s = probe.duration_s
+    video.fps = probe.fps
+    video.width = probe.width
+    video.height = probe.height
+    video.size_bytes = probe.size_bytes
+    video.codec = probe.codec
+    upload.seek(0)
+    video.file.save(Path(upload.name or "upload.mp4").name, upload, save=False)
+    video.thumbnail.save(f"{Path(video.file.name).stem}.jpg", ContentFile(probe.thumbnail_jpeg), save=False)
+
+
+def video_replace_file(*, video: Video, upload: File) -> Video:
+    """Swap a video's file for a new, probed one and re-queue it."""
+    old = [(f.storage, f.name) for f in (video.file, video.thumbnail) if f]
+    _store_upload(video, upload)
+    with transaction.atomic():
+        video.save()
+        videos_queue_embedding(video_ids=[video.pk])
+    for storage, name in old:
+        storage.delete(name)
+    video.refresh_from_db()
+    return video
+
+
+@transaction.atomic
+def video_update(*, video: Video, **fields) -> Video:
+    """Edit catalog fields; a changed text re-queues the video for embedding."""
+    if "tags" in fields:
+        fields["tags"] = normalize_tags(fields["tags"])
+    text_changed = any(name in TEXT_FIELDS and getattr(video, name) != value for name, value in fields.items())
+    for name, value in fields.items():
+        setattr(video, name, value)
+    video.save()
+    if text_changed:
+        videos_queue_embedding(video_ids=[video.pk])
+    return video
+
+
+@transaction.atomic
+def videos_set_published(*, video_ids: Iterable[int], published: bool) -> int:
+    return Video.objects.filter(pk__in=list(video_ids)).update(published=published, updated_at=timezone.now())
+
+
+@transaction.atomic
+def videos_queue_embedding(*, video_ids: Iterable[int]) -> int:
+    """Mark videos ``queued`` and send them to the ``gpu`` queue after commit.
+
+    Only videos that have a file or text are queued; the embedding task is
+    idempotent, so queueing a video twice is harmless.
+    """
+    from tasks.celery import app
+
+    ids = list(Video.objects.filter(pk__in=list(video_ids)).values_list("pk", flat=True))
+    if not ids:
+        return 0
+    Video.objects.filter(pk__in=ids).update(
+        status=VideoStatus.QUEUED, status_changed_at=timezone.now(), error_message=""
+    )
+    transaction.on_commit(lambda: app.send_task(EMBED_TASK, args=[ids], queue="gpu"))
+    return len(ids)

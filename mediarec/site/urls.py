@@ -1,0 +1,13 @@
+"""URLs of the reference site. Uploaded media are served by Django here so the
+demo needs no web server in front; production puts nginx or a CDN there."""
+
+from django.conf import settings
+from django.contrib import admin
+from django.urls import include, path, re_path
+from django.views.static import serve
+
+urlpatterns = [
+    path("admin/", admin.site.urls),
+    re_path(r"^media/(?P<path>.*)$", serve, {"document_root": settings.MEDIA_ROOT}),
+    path("", include("mediarec.urls")),
+]

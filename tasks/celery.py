@@ -1,0 +1,10 @@
+"""The Celery app, configured from Django settings (every ``CELERY_*`` key)."""
+
+import os
+
+from celery import Celery
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "mediarec.site.settings")
+
+app = Celery("mediarec")
+app.config_from_object("django.conf:settings", namespace="CELERY")

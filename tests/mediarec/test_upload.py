@@ -1,0 +1,133 @@
+"""Every upload goes through one probing service: good files are stored,
+thumbnailed and queued; anything without a decodable video stream is refused
+with a readable reason and leaves nothing behind."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+
+from mediarec.errors import InvalidUpload
+from mediarec.models import Video, VideoStatus
+from mediarec.services.videos import video_create, video_update
+from tests.videos import write_audio_only, write_video
+
+pytestmark = pytest.mark.django_db
+
+
+def as_upload(path: Path, name: str | None = None) -> SimpleUploadedFile:
+    return SimpleUploadedFile(name or path.name, path.read_bytes(), content_type="video/mp4")
+
+
+def stored_files(settings) -> list[Path]:
+    root = Path(settings.MEDIA_ROOT)
+    return [p for p in root.rglob("*") if p.is_file()] if root.exists() else []
+
+
+def test_valid_upload_is_probed_thumbnailed_and_queued(mp4_file, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        video = video_create(upload=as_upload(mp4_file), title="Red square", tags="Red, square,red")
+    assert video.status == VideoStatus.QUEUED
+    assert (video.width, video.height) == (64, 48)
+    assert video.fps == pytest.approx(12.0)
+    assert video.duration_s == pytest.approx(1.0, abs=0.15)
+    assert video.size_bytes == mp4_file.stat().st_size
+    assert video.codec == "h264"
+    assert video.tags == "red,square"
+    assert Path(video.file.path).read_bytes() == mp4_file.read_bytes()
+    assert Path(video.thumbnail.path).read_bytes()[:2] == b"\xff\xd8"  # JPEG
+    assert len(callbacks) == 1  # the embedding task is sent only after commit
+
+
+@pytest.mark.parametrize("codec,suffix", [("libvpx-vp9", "webm"), ("mpeg4", "mp4")])
+def test_other_codecs_are_accepted(tmp_path, codec, suffix):
+    path = write_video(tmp_path / f"clip.{suffix}", codec=codec)
+    video = video_create(upload=as_upload(path), title="")
+    assert video.title == "clip"
+    assert video.width == 64
+
+
+def _zero_byte(tmp_path):
+    return (tmp_path / "empty.mp4", b"")
+
+
+def _text(tmp_path):
+    return (tmp_path / "notes.mp4", b"this is a text file, not a video\n" * 20)
+
+
+def _truncated(tmp_path):
+    good = write_video(tmp_path / "good.mp4", frames=30).read_bytes()
+    return (tmp_path / "truncated.mp4", good[: len(good) // 3])
+
+
+def _audio_only(tmp_path):
+    path = write_audio_only(tmp_path / "voice.mp4")
+    return (path, path.read_bytes())
+
+
+@pytest.mark.parametrize(
+    "make,reason",
+    [
+        (_zero_byte, "empty"),
+        (_text, "not a readable video"),
+        (_truncated, "readable"),
+        (_audio_only, "no video stream"),
+    ],
+)
+def test_bad_files_are_refused_and_nothing_is_stored(tmp_path, settings, make, reason):
+    path, content = make(tmp_path)
+    before = stored_files(settings)
+    with pytest.raises(InvalidUpload, match=reason):
+        video_create(upload=SimpleUploadedFile(path.name, content), title="bad")
+    assert Video.objects.count() == 0
+    assert stored_files(settings) == before
+
+
+def test_truncated_file_with_intact_header_is_refused(tmp_path):
+    # moov atom first (faststart-like) is not what PyAV writes, so cut the tail
+    # of the data instead: the header survives, the frames do not.
+    good = write_video(tmp_path / "good.mp4", frames=60, size=(160, 120)).read_bytes()
+    with pytest.raises(InvalidUpload):
+        video_create(upload=SimpleUploadedFile("cut.mp4", good[:200]), title="cut")
+    assert Video.objects.count() == 0
+
+
+@pytest.mark.parametrize(
+    "setting,value,match",
+    [
+        ("MEDIAREC_MAX_UPLOAD_BYTES", 100, "limit is"),
+        ("MEDIAREC_MAX_DURATION_S", 0.5, "lasts"),
+        ("MEDIAREC_MAX_WIDTH", 32, "64x48"),
+    ],
+)
+def test_limits_are_enforced(mp4_file, settings, setting, value, match):
+    setattr(settings, setting, value)
+    with pytest.raises(InvalidUpload, match=match):
+        video_create(upload=as_upload(mp4_file), title="too big")
+    assert Video.objects.count() == 0
+
+
+def test_text_edit_requeues(mp4_file, django_capture_on_commit_callbacks):
+    video = video_create(upload=as_upload(mp4_file), title="a")
+    Video.objects.filter(pk=video.pk).update(status=VideoStatus.FAILED, error_message="x")
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        video_update(video=Video.objects.get(pk=video.pk), published=False)
+    assert callbacks == []
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        video_update(video=Video.objects.get(pk=video.pk), title="b")
+    assert len(callbacks) == 1
+    assert Video.objects.get(pk=video.pk).status == VideoStatus.QUEUED
+
+
+def test_vector_extension_and_status_constraint():
+    from django.db import IntegrityError, connection, transaction
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT extversion FROM pg_extension WHERE extname='vector'")
+        assert cursor.fetchone()[0].startswith("0.8")
+    with pytest.raises(IntegrityError), transaction.atomic():
+        Video.objects.create(title="x", status="bogus")
+    with pytest.raises(IntegrityError), transaction.atomic():
+        Video.objects.create(title="x", status=VideoStatus.READY)  # ready needs an embedding
