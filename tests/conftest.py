@@ -54,34 +54,12 @@ def start_worker(queues: str = "default,gpu", concurrency: int = 1, extra_env: d
     env["DJANGO_SETTINGS_MODULE"] = "tests.settings"
     env["MEDIAREC_DB_NAME"] = settings.DATABASES["default"]["NAME"]
     env.update(extra_env or {})
-    log = open(Path(os.environ["MEDIAREC_MEDIA_ROOT"]).parent / f"worker-{os.getpid()}-{time.time():.0f}.log", "wb")
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "tasks",
-            "worker",
-            "-Q",
-            queues,
-            "-c",
-            str(concurrency),
-            "--pool",
-            "prefork",
-            "-l",
-            "INFO",
-            "--without-gossip",
-            "--without-mingle",
-            "--without-heartbeat",
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    proc.log_path = log.name
+    log_path = Path(os.environ["MEDIAREC_MEDIA_ROOT"]).parent / f"worker-{os.getpid()}-{time.time():.0f}.log"
+    argv = [sys.executable, "-m", "celery", "-A", "tasks", "worker", "-Q", queues, "-c", str(concurrency)]
+    argv += ["--pool", "prefork", "-l", "INFO", "--without-gossip", "--without-mingle", "--without-heartbeat"]
+    with open(log_path, "wb") as log:  # the child keeps its own copy of the descriptor
+        proc = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    proc.log_path = log_path
     return proc
 
 

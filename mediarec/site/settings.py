@@ -88,6 +88,7 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATIC_ROOT = MEDIAREC_DATA_DIR / "static"
+STATIC_ROOT.mkdir(parents=True, exist_ok=True)
 MEDIA_URL = "media/"
 MEDIA_ROOT = Path(os.environ.get("MEDIAREC_MEDIA_ROOT", MEDIAREC_DATA_DIR / "media"))
 DATA_UPLOAD_MAX_MEMORY_SIZE = 32 * 1024 * 1024

@@ -1,0 +1,110 @@
+"""Interaction writes: one event or a batch, idempotent by client event id."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.db import transaction
+from django.utils import timezone
+
+from mediarec.conf import app_settings
+from mediarec.errors import InvalidInteraction, UnknownObject
+from mediarec.models import Interaction, Video
+
+
+@dataclass(frozen=True)
+class InteractionEvent:
+    user_id: int
+    video_id: int
+    kind: str
+    value: float = 0.0
+    created_at: datetime | None = None
+    client_event_id: str | None = None
+
+
+@dataclass(frozen=True)
+class IngestResult:
+    created: int
+    duplicates: int
+
+
+def _validate(events: list[InteractionEvent], *, actor) -> None:
+    kinds = app_settings.INTERACTION_WEIGHTS
+    for i, event in enumerate(events):
+        if event.kind not in kinds:
+            raise InvalidInteraction(f"event {i}: unknown kind {event.kind!r}; expected one of {sorted(kinds)}.")
+        if actor is not None and not actor.is_staff and event.user_id != actor.pk:
+            raise InvalidInteraction(f"event {i}: you may only record interactions as yourself.")
+    video_ids = {e.video_id for e in events}
+    found = set(Video.objects.filter(pk__in=video_ids).values_list("pk", flat=True))
+    missing = sorted(video_ids - found)
+    if missing:
+        raise UnknownObject(f"unknown video id(s): {', '.join(map(str, missing[:10]))}.")
+    from django.contrib.auth import get_user_model
+
+    user_ids = {e.user_id for e in events}
+    found_users = set(get_user_model().objects.filter(pk__in=user_ids).values_list("pk", flat=True))
+    missing_users = sorted(user_ids - found_users)
+    if missing_users:
+        raise UnknownObject(f"unknown user id(s): {', '.join(map(str, missing_users[:10]))}.")
+
+
+@transaction.atomic
+def interactions_ingest(*, events: Iterable[InteractionEvent], actor=None) -> IngestResult:
+    """Validate all events, then store those not seen before.
+
+    The whole batch is refused (nothing stored) if any event is invalid.
+    Events whose ``(user, client_event_id)`` already exists are counted as
+    duplicates and skipped, so a client may safely resend a batch.
+    """
+    events = list(events)
+    if len(events) > app_settings.API_MAX_BATCH:
+        raise InvalidInteraction(f"a batch holds at most {app_settings.API_MAX_BATCH} events; got {len(events)}.")
+    _validate(events, actor=actor)
+    now = timezone.now()
+    keyed = [(e.user_id, e.client_event_id) for e in events if e.client_event_id is not None]
+    existing = set()
+    if keyed:
+        existing = set(
+            Interaction.objects.filter(
+                user_id__in={u for u, _ in keyed}, client_event_id__in={c for _, c in keyed}
+            ).values_list("user_id", "client_event_id")
+        )
+    rows = []
+    for event in events:
+        key = (event.user_id, event.client_event_id)
+        if event.client_event_id is not None:
+            if key in existing:
+                continue
+            existing.add(key)
+        rows.append(
+            Interaction(
+                user_id=event.user_id,
+                video_id=event.video_id,
+                kind=event.kind,
+                value=event.value,
+                created_at=event.created_at or now,
+                client_event_id=event.client_event_id,
+            )
+        )
+    # ignore_conflicts covers a concurrent request that stored the same event.
+    Interaction.objects.bulk_create(rows, ignore_conflicts=True, batch_size=1000)
+    return IngestResult(created=len(rows), duplicates=len(events) - len(rows))
+
+
+def interaction_record(
+    *,
+    user,
+    video_id: int,
+    kind: str,
+    value: float = 0.0,
+    client_event_id: str | None = None,
+    actor=None,
+) -> IngestResult:
+    """Record one interaction by ``user`` (the page views and API use this)."""
+    event = InteractionEvent(
+        user_id=user.pk, video_id=video_id, kind=kind, value=value, client_event_id=client_event_id
+    )
+    return interactions_ingest(events=[event], actor=actor or user)
