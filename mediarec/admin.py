@@ -11,7 +11,9 @@ from django.utils.html import format_html
 from mediarec.admin_paginator import EstimatedCountPaginator
 from mediarec.errors import InvalidUpload
 from mediarec.models import CFModelVersion, Interaction, ModelVersion, Video, VideoStatus
+from mediarec.services.embedding import embeddings_queue_stale
 from mediarec.services.media_probe import probe_video_file
+from mediarec.services.model_versions import model_version_activate
 from mediarec.services.videos import (
     TEXT_FIELDS,
     _local_copy,
@@ -200,6 +202,24 @@ class ModelVersionAdmin(admin.ModelAdmin):
     list_display = ["name", "kind", "embedding_dim", "is_active", "created_at", "activated_at"]
     list_filter = ["kind", "is_active"]
     readonly_fields = ["name", "kind", "checkpoint_path", "embedding_dim", "is_active", "metrics", "created_at"]
+    actions = ["activate", "reembed_stale"]
+
+    @admin.action(description="Activate (re-embeds the catalog in the background)")
+    def activate(self, request, queryset):
+        if queryset.count() != 1:
+            self.message_user(request, "Select exactly one version to activate.", messages.ERROR)
+            return
+        version = model_version_activate(version=queryset.get())
+        self.message_user(
+            request,
+            f"{version.name} is active; stale videos are being re-embedded in the background.",
+            messages.SUCCESS,
+        )
+
+    @admin.action(description="Re-embed videos not on the active version")
+    def reembed_stale(self, request, queryset):
+        n = embeddings_queue_stale(only_when_idle=False)
+        self.message_user(request, f"Queued {n} video(s) for re-embedding.", messages.SUCCESS)
 
 
 @admin.register(CFModelVersion)

@@ -34,6 +34,13 @@ DEFAULTS: dict[str, Any] = {
     "EMBED_BATCH_WINDOW_S": 2.0,
     "EMBED_MAX_ATTEMPTS": 5,
     "EMBED_STUCK_AFTER_S": 30 * 60,
+    # First retry delay after a transient error; doubles per retry, capped at 10 minutes.
+    "EMBED_RETRY_BACKOFF_S": 5.0,
+    # Decoding processes per GPU worker, and the torch device ("" = cuda if available).
+    "EMBED_DECODE_WORKERS": 2,
+    "EMBED_DEVICE": "",
+    # Recommender: overrides of mediarec.recommender.config.RecommenderConfig fields.
+    "RECOMMENDER": {},
     # API.
     "API_MAX_BATCH": 1000,
     "API_THROTTLE_RATE": "6000/m",

@@ -19,3 +19,11 @@ class InvalidInteraction(MediarecError):
 
 class ModelNotActive(MediarecError):
     """An operation needs an active model version and none is active."""
+
+
+class InvalidCheckpoint(MediarecError):
+    """A checkpoint that cannot be registered: unreadable, or of the wrong embedding dimension."""
+
+
+class TransientEmbeddingError(MediarecError):
+    """An embedding batch failed for a reason outside the videos (database, GPU memory, model file); worth retrying."""

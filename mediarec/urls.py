@@ -1,11 +1,19 @@
 """URLs of the mediarec app; a host site mounts them with include("mediarec.urls")."""
 
+from django.contrib.auth import views as auth_views
 from django.urls import path
 
 from mediarec import views
+from mediarec.api import api
 
 app_name = "mediarec"
 
 urlpatterns = [
     path("", views.home, name="home"),
+    path("videos/<int:pk>/", views.video_detail, name="video-detail"),
+    path("videos/<int:pk>/react/", views.video_react, name="video-react"),
+    path("search/", views.search, name="search"),
+    path("login/", auth_views.LoginView.as_view(template_name="mediarec/login.html"), name="login"),
+    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("api/", api.urls),
 ]

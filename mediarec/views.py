@@ -1,8 +1,86 @@
 """Thin page views: parse the request, call a selector or service, render."""
 
-from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
+from __future__ import annotations
+
+from django.contrib.auth.decorators import login_required
+from django.db.models import Q
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_POST
+
+from mediarec.errors import MediarecError
+from mediarec.models import Interaction, Video
+from mediarec.recommender.blend import explanation
+from mediarec.recommender.serving import recommendations_for_user, videos_search, videos_similar
+from mediarec.services.interactions import interaction_record
+
+FEED_SIZE = 24
+REACTIONS = ("like", "dislike")
 
 
 def home(request: HttpRequest) -> HttpResponse:
-    return render(request, "mediarec/home.html", {})
+    feed = recommendations_for_user(user=request.user, limit=FEED_SIZE)
+    return render(request, "mediarec/home.html", {"feed": feed})
+
+
+def _visible(request: HttpRequest, pk: int) -> Video:
+    visible = Q(published=True)
+    if request.user.is_authenticated:
+        visible = Q() if request.user.is_staff else visible | Q(uploader=request.user)
+    return get_object_or_404(Video.objects.filter(visible), pk=pk)
+
+
+def _why(request: HttpRequest, video: Video) -> str | None:
+    """The feed's reason for this video, when the user came from the feed."""
+    reason = request.GET.get("reason")
+    if reason not in {"cf", "content", "trending", "fresh"}:
+        return None
+    because_title = None
+    because = request.GET.get("because", "")
+    if because.isdigit() and request.user.is_authenticated:
+        # Only name a video the user really interacted with.
+        seen = Interaction.objects.filter(user=request.user, video_id=int(because)).select_related("video").first()
+        because_title = seen.video.title if seen else None
+    return explanation(reason, because_title)
+
+
+def video_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    video = _visible(request, pk)
+    reaction = None
+    if request.user.is_authenticated:
+        interaction_record(user=request.user, video_id=video.pk, kind="view")
+        reaction = (
+            Interaction.objects.filter(user=request.user, video=video, kind__in=REACTIONS)
+            .values_list("kind", flat=True)
+            .first()
+        )
+    context = {
+        "video": video,
+        "similar": videos_similar(video=video, limit=8),
+        "why": _why(request, video),
+        "reaction": reaction,
+    }
+    return render(request, "mediarec/video_detail.html", context)
+
+
+@require_POST
+@login_required
+def video_react(request: HttpRequest, pk: int) -> HttpResponse:
+    """Like or dislike; answers JSON to the page's script, or redirects back without it."""
+    video = _visible(request, pk)
+    kind = request.POST.get("kind", "")
+    if kind not in REACTIONS:
+        return JsonResponse({"detail": f"kind must be one of {', '.join(REACTIONS)}."}, status=400)
+    try:
+        interaction_record(user=request.user, video_id=video.pk, kind=kind)
+    except MediarecError as exc:
+        return JsonResponse({"detail": str(exc)}, status=400)
+    if request.headers.get("Accept") == "application/json":
+        return JsonResponse({"video_id": video.pk, "reaction": kind})
+    return redirect("mediarec:video-detail", pk=video.pk)
+
+
+def search(request: HttpRequest) -> HttpResponse:
+    query = request.GET.get("q", "").strip()[:200]
+    results = videos_search(query=query, limit=24) if query else None
+    return render(request, "mediarec/search.html", {"query": query, "results": results})

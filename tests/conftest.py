@@ -77,18 +77,21 @@ def stop_worker(proc, sig: int = 15, timeout: float = 20) -> None:
 def celery_worker(transactional_db, settings):
     """A real worker process on Redis; yields the process (``.log_path`` has its log)."""
     require_redis(settings.CELERY_BROKER_URL)
+    proc = start_worker()
+    wait_for_worker(proc)
+    yield proc
+    stop_worker(proc)
+
+
+def wait_for_worker(proc, timeout: float = 60) -> None:
+    """Return once the worker answers a ping; fail with its log if it does not."""
     from tasks.celery import app
 
-    proc = start_worker()
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             pytest.fail(f"worker exited with {proc.returncode}: {Path(proc.log_path).read_text()[-3000:]}")
-        replies = app.control.ping(timeout=1.0)
-        if replies:
-            break
-    else:
-        stop_worker(proc, 9)
-        pytest.fail(f"worker did not come up: {Path(proc.log_path).read_text()[-3000:]}")
-    yield proc
-    stop_worker(proc)
+        if app.control.ping(timeout=1.0):
+            return
+    stop_worker(proc, 9)
+    pytest.fail(f"worker did not come up: {Path(proc.log_path).read_text()[-3000:]}")

@@ -14,6 +14,7 @@ from django.core.files.base import ContentFile
 from django.db import transaction
 from django.utils import timezone
 
+from mediarec.conf import app_settings
 from mediarec.models import Video, VideoStatus
 from mediarec.services.media_probe import probe_video_file
 
@@ -138,19 +139,35 @@ def videos_set_published(*, video_ids: Iterable[int], published: bool) -> int:
 
 
 @transaction.atomic
-def videos_queue_embedding(*, video_ids: Iterable[int]) -> int:
-    """Mark videos ``queued`` and send them to the ``gpu`` queue after commit.
+def videos_queue_embedding(*, video_ids: Iterable[int], keep_serving: bool = False, reset_attempts: bool = True) -> int:
+    """Mark videos ``queued`` and send them to the ``gpu`` queue after commit,
+    in messages of ``MEDIAREC_EMBED_BATCH_SIZE`` ids.
 
-    Only videos that have a file or text are queued; the embedding task is
-    idempotent, so queueing a video twice is harmless.
+    With ``keep_serving`` (a model upgrade) a ``ready`` video stays ready with
+    its current vector until the worker writes the new one. ``reset_attempts``
+    starts a fresh attempt count for new content; the stuck-work sweep keeps
+    the count, so a video that keeps killing workers ends ``failed``. The
+    embedding task is idempotent, so queueing a video twice is harmless.
     """
     from tasks.celery import app
 
     ids = list(Video.objects.filter(pk__in=list(video_ids)).values_list("pk", flat=True))
     if not ids:
         return 0
-    Video.objects.filter(pk__in=ids).update(
-        status=VideoStatus.QUEUED, status_changed_at=timezone.now(), error_message=""
-    )
-    transaction.on_commit(lambda: app.send_task(EMBED_TASK, args=[ids], queue="gpu"))
+    to_queue = Video.objects.filter(pk__in=ids)
+    if keep_serving:
+        to_queue = to_queue.exclude(status=VideoStatus.READY)
+    fields = {"status": VideoStatus.QUEUED, "status_changed_at": timezone.now(), "error_message": ""}
+    if reset_attempts:
+        fields["attempts"] = 0
+    to_queue.update(**fields)
+    size = app_settings.EMBED_BATCH_SIZE
+    chunks = [ids[i : i + size] for i in range(0, len(ids), size)]
+
+    def send() -> None:
+        with app.producer_or_acquire() as producer:
+            for chunk in chunks:
+                app.send_task(EMBED_TASK, args=[chunk], queue="gpu", producer=producer)
+
+    transaction.on_commit(send)
     return len(ids)

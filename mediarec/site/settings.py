@@ -26,6 +26,18 @@ ALLOWED_HOSTS = os.environ.get("DJANGO_ALLOWED_HOSTS", "127.0.0.1,localhost,test
 
 MEDIAREC_DATA_DIR = Path(os.environ.get("MEDIAREC_DATA_DIR", BASE_DIR / "var")).resolve()
 MEDIAREC_EMBEDDING_DIM = int(os.environ.get("MEDIAREC_EMBEDDING_DIM", "256"))
+# Embedding pipeline knobs; an unset variable keeps its default from mediarec/conf.py.
+for _name, _cast in {
+    "EMBED_BATCH_SIZE": int,
+    "EMBED_BATCH_WINDOW_S": float,
+    "EMBED_MAX_ATTEMPTS": int,
+    "EMBED_RETRY_BACKOFF_S": float,
+    "EMBED_STUCK_AFTER_S": int,
+    "EMBED_DECODE_WORKERS": int,
+    "EMBED_DEVICE": str,
+}.items():
+    if os.environ.get(f"MEDIAREC_{_name}"):
+        globals()[f"MEDIAREC_{_name}"] = _cast(os.environ[f"MEDIAREC_{_name}"])
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -113,8 +125,14 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
     }
 else:
     # The visibility timeout must exceed the longest task time limit, or a
-    # long task would be redelivered while still running.
-    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 2 * 60 * 60}
+    # long task would be redelivered while still running (checked below).
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "visibility_timeout": int(os.environ.get("CELERY_VISIBILITY_TIMEOUT", 2 * 60 * 60))
+    }
+    if CELERY_BROKER_TRANSPORT_OPTIONS["visibility_timeout"] < 200:
+        # A short timeout is only useful if abandoned messages are looked for
+        # as often: scan every second instead of kombu's ~100 s.
+        CELERY_BROKER_TRANSPORT_OPTIONS |= {"unacked_restore_interval": 1, "unacked_restore_throttle": 1}
     if os.environ.get("CELERY_BROKER_KEYPREFIX"):
         # Lets several sites (or test runs) share one Redis without sharing queues.
         CELERY_BROKER_TRANSPORT_OPTIONS["global_keyprefix"] = os.environ["CELERY_BROKER_KEYPREFIX"]
@@ -123,21 +141,31 @@ CELERY_TASK_ALWAYS_EAGER = False
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
-CELERY_TASK_SOFT_TIME_LIMIT = 50 * 60
-CELERY_TASK_TIME_LIMIT = 60 * 60
+CELERY_TASK_SOFT_TIME_LIMIT = int(os.environ.get("CELERY_TASK_SOFT_TIME_LIMIT", 50 * 60))
+CELERY_TASK_TIME_LIMIT = int(os.environ.get("CELERY_TASK_TIME_LIMIT", 60 * 60))
+if CELERY_BROKER_TRANSPORT_OPTIONS.get("visibility_timeout", CELERY_TASK_TIME_LIMIT + 1) <= CELERY_TASK_TIME_LIMIT:
+    from django.core.exceptions import ImproperlyConfigured
+
+    raise ImproperlyConfigured("CELERY_VISIBILITY_TIMEOUT must be larger than CELERY_TASK_TIME_LIMIT")
 CELERY_TASK_DEFAULT_QUEUE = "default"
 CELERY_TASK_QUEUES = (Queue("default"), Queue("gpu"))
 CELERY_TASK_ROUTES = {
     "tasks.embedding.*": {"queue": "gpu"},
     "tasks.training.*": {"queue": "gpu"},
+    "tasks.maintenance.*": {"queue": "default"},
 }
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
-CELERY_BEAT_SCHEDULE: dict = {}
+# Periodic work for `celery -A tasks beat` (docs/OPERATIONS.md explains each entry).
+CELERY_BEAT_SCHEDULE: dict = {
+    "requeue-stuck-embeddings": {"task": "tasks.maintenance.requeue_stuck_embeddings", "schedule": 5 * 60},
+    "sweep-stale-embeddings": {"task": "tasks.maintenance.sweep_stale_embeddings", "schedule": 15 * 60},
+    "refit-cf": {"task": "tasks.maintenance.refit_cf", "schedule": 60 * 60},
+}
 # Task modules the worker imports; each file in tasks/ holds a few thin tasks.
-CELERY_IMPORTS = ("tasks.ops",)
+CELERY_IMPORTS = ("tasks.ops", "tasks.embedding", "tasks.training", "tasks.maintenance")
 
 LOGGING = {
     "version": 1,

@@ -1,0 +1,97 @@
+"""``python manage.py evaluate``: popularity, ALS, BPR, content and the hybrid,
+scored side by side on the synthetic world and/or a MovieLens-format folder.
+
+The world runs when no ``--movielens`` is given, or when a ``--world-*``
+option is. docs/EVALUATION.md defines the metrics and protocols.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError
+
+from mediarec.evaluation.metrics import METRICS
+from mediarec.evaluation.report import format_table, plot_metrics
+from mediarec.evaluation.runner import MODELS, run_evaluation
+from mediarec.recommender.config import RecommenderConfig
+
+
+def int_list(text: str) -> list[int]:
+    try:
+        values = [int(v) for v in text.split(",") if v.strip()]
+    except ValueError as exc:
+        raise CommandError(f"expected comma-separated integers, got {text!r}") from exc
+    if not values or min(values) < 1:
+        raise CommandError(f"K values must be positive integers, got {text!r}")
+    return values
+
+
+class Command(BaseCommand):
+    help = "Offline evaluation: top-K metrics of every recommender on the synthetic world and MovieLens-format data."
+
+    def add_arguments(self, parser):
+        world = parser.add_argument_group("synthetic world")
+        world.add_argument("--world-videos", type=int, default=None, help="catalog size (default 600)")
+        world.add_argument("--world-users", type=int, default=None, help="audience size (default 800)")
+        world.add_argument("--world-days", type=int, default=None, help="days of simulated activity (default 30)")
+        parser.add_argument("--seed", type=int, default=42, help="world seed and split seed")
+        parser.add_argument("--movielens", metavar="PATH", help="folder with u.data and u.item (MovieLens-100k format)")
+        parser.add_argument("--k", default="5,10,20", help="comma-separated cut-offs (default 5,10,20)")
+        parser.add_argument("--models", default=",".join(MODELS), help=f"subset of {','.join(MODELS)}")
+        parser.add_argument("--json", action="store_true", help="print the results as JSON instead of tables")
+        parser.add_argument("--plot", metavar="PATH", help="PNG of metrics against K (default <data dir>/evaluation.png)")
+        parser.add_argument("--device", default="cpu", help="torch device for the text tower (MovieLens item texts)")
+        parser.add_argument("--checkpoint", help="VideoBERT checkpoint for the text tower (default: warm start)")
+
+    def handle(self, *args, **opts):
+        ks = int_list(opts["k"])
+        models = [m.strip() for m in opts["models"].split(",") if m.strip()]
+        unknown = sorted(set(models) - set(MODELS))
+        if unknown:
+            raise CommandError(f"unknown model(s) {', '.join(unknown)}; choose from {', '.join(MODELS)}")
+        config = RecommenderConfig()
+        protocols = self.protocols(opts, config)
+        log = (lambda line: self.stderr.write(line)) if not opts["json"] else (lambda line: None)
+        results = run_evaluation(protocols, ks, config=config, models=models, progress=sys.stderr.isatty(), log=log)
+        plot = plot_metrics(results["results"], results["ks"], opts["plot"] or settings.MEDIAREC_DATA_DIR / "evaluation.png")
+        results["plot"] = str(plot)
+        if opts["json"]:
+            self.stdout.write(json.dumps(results, indent=2))
+            return
+        k = 10 if 10 in results["ks"] else results["ks"][-1]
+        self.stdout.write(format_table(results["results"], k))
+        self.stdout.write(f"metrics: {', '.join(METRICS)}; every K is in --json. Plot: {plot}")
+
+    def protocols(self, opts, config: RecommenderConfig):
+        world_options = any(opts[k] is not None for k in ("world_videos", "world_users", "world_days"))
+        if opts["movielens"]:
+            yield from self.movielens_protocols(opts, config)
+        if world_options or not opts["movielens"]:
+            yield from self.world_protocols(opts, config)
+
+    def movielens_protocols(self, opts, config: RecommenderConfig):
+        from mediarec.evaluation.embeddings import embed_texts
+        from mediarec.evaluation.movielens import (
+            MovieLensFormatError,
+            item_cold_start_protocol,
+            read_movielens,
+            standard_protocol,
+        )
+
+        try:
+            data = read_movielens(opts["movielens"])
+        except MovieLensFormatError as exc:
+            raise CommandError(str(exc)) from exc
+        embeddings = embed_texts(data.item_texts, device=opts["device"], checkpoint=opts["checkpoint"])
+        yield standard_protocol(data, embeddings, seed=opts["seed"], config=config)
+        yield item_cold_start_protocol(data, embeddings, seed=opts["seed"], config=config)
+
+    def world_protocols(self, opts, config: RecommenderConfig):
+        from mediarec.evaluation.world import world_protocols
+
+        yield from world_protocols(
+            videos=opts["world_videos"], users=opts["world_users"], days=opts["world_days"], seed=opts["seed"], config=config
+        )

@@ -1,0 +1,128 @@
+"""Collaborative filtering with ``implicit``: ALS (what the site serves) and
+BPR (a baseline for offline evaluation). Both wrap the implicit model behind
+the ``Recommender`` contract; the user's current row is folded in at request
+time, so a user with new interactions is scored fresh without a refit."""
+
+from __future__ import annotations
+
+import numpy as np
+import scipy.sparse as sp
+from implicit.bpr import BayesianPersonalizedRanking
+from implicit.cpu.als import AlternatingLeastSquares
+from threadpoolctl import threadpool_limits
+
+from mediarec.recommender.base import FitError, Recommender
+from mediarec.recommender.weights import positive_part
+
+
+def _cosine_to(factors: np.ndarray, itemid: int) -> np.ndarray:
+    norms = np.linalg.norm(factors, axis=1)
+    norms[norms == 0] = 1.0
+    return (factors @ factors[itemid]) / (norms * norms[itemid])
+
+
+class ALSRecommender(Recommender):
+    """Implicit-feedback ALS on the signed confidence matrix (negatives = dislikes)."""
+
+    def __init__(self, config=None):
+        super().__init__(config)
+        self.model: AlternatingLeastSquares | None = None
+
+    def _new_model(self) -> AlternatingLeastSquares:
+        c = self.config
+        return AlternatingLeastSquares(
+            factors=c.factors,
+            regularization=c.regularization,
+            alpha=1.0,  # confidences are already scaled in weights.py
+            iterations=c.iterations,
+            random_state=c.seed,
+            num_threads=c.num_threads,
+        )
+
+    def _fit(self, user_items: sp.csr_matrix, item_embeddings: np.ndarray | None) -> None:
+        if user_items.nnz == 0:
+            raise FitError("cannot fit ALS without interactions")
+        self.model = self._new_model()
+        # implicit runs its own threads; a BLAS thread pool on top only slows it down.
+        with threadpool_limits(1, "blas"):
+            self.model.fit(user_items, show_progress=False)
+        if not (np.isfinite(self.model.user_factors).all() and np.isfinite(self.model.item_factors).all()):
+            raise FitError("ALS produced non-finite factors; lower the confidence alpha or raise regularization")
+
+    @property
+    def item_factors(self) -> np.ndarray:
+        return self.model.item_factors
+
+    def user_vector(self, row: sp.csr_matrix) -> np.ndarray:
+        """Factors for a user with history ``row`` (1, I), solved against the item factors. (F,)"""
+        with threadpool_limits(1, "blas"):
+            return self.model.recalculate_user(0, sp.csr_matrix(row, dtype=np.float32))
+
+    def _score(self, userid: int, row: sp.csr_matrix) -> np.ndarray | None:
+        return self.model.item_factors @ self.user_vector(row)
+
+    def _item_similarity(self, itemid: int) -> np.ndarray:
+        return _cosine_to(self.model.item_factors, itemid)
+
+    def partial_fit_users(self, userids: np.ndarray, user_items: sp.csr_matrix) -> None:
+        """Refresh (or add) the stored factors of ``userids`` from their rows, items fixed."""
+        with threadpool_limits(1, "blas"):
+            self.model.partial_fit_users(np.asarray(userids), sp.csr_matrix(user_items, dtype=np.float32))
+
+    def _state(self) -> dict[str, np.ndarray]:
+        return {"user_factors": self.model.user_factors, "item_factors": self.model.item_factors}
+
+    def _set_state(self, state: dict[str, np.ndarray]) -> None:
+        self.model = self._new_model()
+        self.model.user_factors = state["user_factors"].astype(np.float32)
+        self.model.item_factors = state["item_factors"].astype(np.float32)
+        self.model.factors = self.model.item_factors.shape[1]
+
+
+class BPRRecommender(Recommender):
+    """Bayesian personalized ranking on the positive entries (a baseline)."""
+
+    def __init__(self, config=None):
+        super().__init__(config)
+        self.user_factors: np.ndarray | None = None
+        self.item_factors: np.ndarray | None = None
+
+    def _fit(self, user_items: sp.csr_matrix, item_embeddings: np.ndarray | None) -> None:
+        positive = positive_part(user_items)
+        if positive.nnz == 0:
+            raise FitError("cannot fit BPR without positive interactions")
+        c = self.config
+        # One thread keeps BPR's SGD deterministic for a seed.
+        model = BayesianPersonalizedRanking(
+            factors=c.factors,
+            learning_rate=c.bpr_learning_rate,
+            regularization=c.regularization,
+            iterations=c.iterations * 10,
+            random_state=c.seed,
+            num_threads=1,
+            use_gpu=False,
+        )
+        model.fit(positive, show_progress=False)
+        self.user_factors, self.item_factors = model.user_factors, model.item_factors
+        if not np.isfinite(self.item_factors).all():
+            raise FitError("BPR produced non-finite factors; lower the learning rate")
+
+    def user_vector(self, row: sp.csr_matrix) -> np.ndarray:
+        """Fold-in: the confidence-weighted mean of the liked items' factors (bias column = 1)."""
+        positive = positive_part(row)
+        weights = positive.data / positive.data.sum()
+        vector = weights @ self.item_factors[positive.indices]
+        vector[-1] = 1.0  # implicit's BPR keeps the item bias in the last column
+        return vector
+
+    def _score(self, userid: int, row: sp.csr_matrix) -> np.ndarray | None:
+        return self.item_factors @ self.user_vector(row)
+
+    def _item_similarity(self, itemid: int) -> np.ndarray:
+        return _cosine_to(self.item_factors[:, :-1], itemid)
+
+    def _state(self) -> dict[str, np.ndarray]:
+        return {"user_factors": self.user_factors, "item_factors": self.item_factors}
+
+    def _set_state(self, state: dict[str, np.ndarray]) -> None:
+        self.user_factors, self.item_factors = state["user_factors"], state["item_factors"]

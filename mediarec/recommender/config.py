@@ -1,0 +1,61 @@
+"""One typed config for every recommender part; a site overrides fields with
+``MEDIAREC_RECOMMENDER = {"factors": 128, ...}`` and per-kind weights with
+``MEDIAREC_INTERACTION_WEIGHTS``. docs/RECOMMENDER.md explains each field."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, fields, replace
+
+
+@dataclass(frozen=True)
+class RecommenderConfig:
+    # How much each interaction kind says about taste; negative means dislike.
+    kind_weights: dict[str, float] = field(
+        default_factory=lambda: {"view": 1.0, "complete": 3.0, "like": 5.0, "share": 6.0, "dislike": -5.0}
+    )
+    half_life_days: float = 30.0  # an event's weight halves every half-life
+    confidence_alpha: float = 2.0  # confidence = 1 + alpha * log1p(|w| / epsilon)
+    confidence_epsilon: float = 1.0
+
+    # Collaborative filtering (implicit).
+    factors: int = 64
+    regularization: float = 0.05
+    iterations: int = 15
+    bpr_learning_rate: float = 0.05
+    num_threads: int = 0  # 0 = all cores
+    seed: int = 0
+
+    # Content: taste vectors from the embeddings of engaged videos.
+    taste_history: int = 50  # most recent positive events used
+    dislike_push: float = 0.5  # how strongly disliked embeddings push the taste away
+
+    # Popularity and fresh uploads.
+    trending_window_days: float = 14.0
+    fresh_days: float = 3.0
+
+    # Blend (docs/RECOMMENDER.md, "The blend").
+    user_history_k: float = 10.0  # h_u = n_u / (n_u + k_u)
+    item_history_k: float = 20.0  # h_i = n_i / (n_i + k_i)
+    popularity_weight: float = 0.2
+    fresh_weight: float = 0.1
+    candidates_per_source: int = 100
+    mmr_lambda: float = 0.8  # 1.0 = no diversity re-ranking
+    mmr_pool: int = 3  # MMR re-ranks the top (offset + limit) * mmr_pool
+
+    # pgvector HNSW search.
+    ef_search: int = 100
+    max_scan_tuples: int = 20000
+
+    # Similar videos: content vs. co-watch.
+    cowatch_users: int = 200
+
+    @classmethod
+    def from_settings(cls) -> RecommenderConfig:
+        from mediarec.conf import app_settings
+
+        overrides = dict(app_settings.RECOMMENDER)
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(overrides) - known)
+        if unknown:
+            raise ValueError(f"unknown MEDIAREC_RECOMMENDER field(s): {', '.join(unknown)}")
+        return replace(cls(kind_weights=dict(app_settings.INTERACTION_WEIGHTS)), **overrides)

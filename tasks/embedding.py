@@ -1,0 +1,26 @@
+"""Embedding tasks (``gpu`` queue). The work is in ``mediarec.services.embedding``."""
+
+import random
+
+from celery import shared_task
+
+# A long database outage outlasts this many retries; the beat's stuck-work
+# sweep then sends the videos again.
+RETRY_LIMIT = 20
+BACKOFF_CAP_S = 600.0
+
+
+@shared_task(bind=True, name="tasks.embedding.embed_videos", max_retries=RETRY_LIMIT)
+def embed_videos(self, video_ids: list[int]) -> dict:
+    """Embed these videos (and other queued ones, up to a batch). Idempotent."""
+    from mediarec.conf import app_settings
+    from mediarec.errors import TransientEmbeddingError
+    from mediarec.services.embedding import embedding_run_batch
+
+    redelivered = bool((self.request.delivery_info or {}).get("redelivered"))
+    try:
+        result = embedding_run_batch(video_ids=video_ids, reclaim=redelivered or self.request.retries > 0)
+    except TransientEmbeddingError as exc:
+        delay = min(BACKOFF_CAP_S, app_settings.EMBED_RETRY_BACKOFF_S * 2**self.request.retries)
+        raise self.retry(exc=exc, countdown=delay * random.uniform(0.8, 1.2)) from exc
+    return result.as_dict()

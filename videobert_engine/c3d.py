@@ -1,0 +1,94 @@
+"""C3D video tower (Tran et al. 2015, "Learning Spatiotemporal Features with 3D Convolutional Networks").
+
+    clip (B, 3, 16, 112, 112)
+      ↓ conv1a 64                  → pool1 (1,2,2)   (B, 64, 16, 56, 56)
+      ↓ conv2a 128                 → pool2 (2,2,2)   (B, 128, 8, 28, 28)
+      ↓ conv3a 256, conv3b 256     → pool3 (2,2,2)   (B, 256, 4, 14, 14)
+      ↓ conv4a 512, conv4b 512     → pool4 (2,2,2)   (B, 512, 2, 7, 7)
+      ↓ conv5a 512, conv5b 512     → pool5 (2,2,2), spatial padding 1  (B, 512, 1, 4, 4)   = forward_features
+      ↓ flatten → fc6 4096 → fc7 4096                                  = forward_head(pre_logits=True)
+      ↓ fc8 num_classes (487 for Sports-1M; absent when num_classes=0)  = forward_head()
+
+Every conv is 3x3x3, stride 1, padding 1, followed by ReLU. Width-scaled presets change ``widths`` and ``fc_dim``;
+a clip shorter than 16 frames (or smaller than 112 px) skips the pooling steps that would shrink a side below 1.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn as nn
+
+from videobert_engine.config import C3DConfig
+
+# conv indices after which a pool follows, and whether that pool halves time
+_POOLS = {0: False, 1: True, 3: True, 5: True, 7: True}
+
+# input normalization of uint8 RGB frames (Kinetics statistics)
+MEAN = (0.43216, 0.394666, 0.37645)
+STD = (0.22803, 0.22145, 0.216989)
+
+
+def _pool_plan(frames: int, size: int) -> tuple[list[nn.MaxPool3d], tuple[int, int, int]]:
+    """The pooling layers for a (frames, size, size) input and the feature-map shape (t, h, w) after pool5."""
+    pools, t, s = [], frames, size
+    for i, halves_time in _POOLS.items():
+        kt = 2 if halves_time and t >= 2 else 1
+        ks = 2 if s >= 2 else 1
+        pad = (0, 1, 1) if i == 7 and ks == 2 else (0, 0, 0)
+        pools.append(nn.MaxPool3d(kernel_size=(kt, ks, ks), stride=(kt, ks, ks), padding=pad))
+        t = (t - kt) // kt + 1
+        s = (s + 2 * pad[1] - ks) // ks + 1
+    return pools, (t, s, s)
+
+
+class C3D(nn.Module):
+    def __init__(self, config: C3DConfig):
+        super().__init__()
+        self.config = config
+        pools, (t, h, w) = _pool_plan(config.frames, config.size)
+        layers, c_in = [], 3
+        for i, c_out in enumerate(config.widths):
+            layers += [nn.Conv3d(c_in, c_out, kernel_size=3, padding=1), nn.ReLU(inplace=True)]
+            if i in _POOLS:
+                layers.append(pools.pop(0))
+            c_in = c_out
+        self.features = nn.Sequential(*layers)
+        self.feature_shape = (c_in, t, h, w)
+        self.fc6 = nn.Linear(c_in * t * h * w, config.fc_dim)
+        self.fc7 = nn.Linear(config.fc_dim, config.fc_dim)
+        self.drop = nn.Dropout(config.dropout)
+        self.fc8 = nn.Linear(config.fc_dim, config.num_classes) if config.num_classes else nn.Identity()
+        self.num_features = config.fc_dim
+        self._init_weights()
+
+    def _init_weights(self) -> None:
+        for m in self.modules():
+            if isinstance(m, nn.Conv3d):
+                nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
+                nn.init.zeros_(m.bias)
+            elif isinstance(m, nn.Linear):
+                nn.init.normal_(m.weight, std=0.01 if m is self.fc8 else (2.0 / m.in_features) ** 0.5)
+                nn.init.zeros_(m.bias)
+
+    def forward_features(self, x: torch.Tensor) -> torch.Tensor:
+        return self.features(x)  # (B, 3, T, H, W) -> (B, C, t, h, w)
+
+    def forward_head(self, x: torch.Tensor, pre_logits: bool = False) -> torch.Tensor:
+        x = x.flatten(1)
+        x = self.drop(torch.relu(self.fc6(x)))
+        x = self.drop(torch.relu(self.fc7(x)))  # (B, fc_dim) per-clip feature
+        return x if pre_logits else self.fc8(x)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.forward_head(self.forward_features(x))
+
+
+def normalize_clips(clips: torch.Tensor) -> torch.Tensor:
+    """uint8 (..., T, H, W, 3) frames -> float (..., 3, T, H, W), normalized.
+
+    The permute leaves the memory in channels-last order, which is what ``channels_last_3d`` convolutions want.
+    """
+    mean = clips.new_tensor(MEAN, dtype=torch.float32)
+    std = clips.new_tensor(STD, dtype=torch.float32)
+    x = (clips.float() / 255.0 - mean) / std
+    return x.movedim(-1, -4)

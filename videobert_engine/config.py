@@ -1,0 +1,144 @@
+"""Dataclass configs, one per component, and the size presets (``tiny``, ``small``, ``c3d``).
+
+A whole model is one ``VideoBertConfig``; checkpoints store it as a plain dict so inference can rebuild the model.
+``preset(name, **overrides)`` takes top-level fields (``embed_dim=128``) or component fields written
+``component__field`` (``text__init="minilm"``, ``clips__n_clips=2``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal
+
+
+@dataclass
+class ClipConfig:
+    """How clips are sampled from a video: ``n_clips`` evenly spaced clips of ``frames_per_clip`` frames."""
+
+    n_clips: int = 4
+    frames_per_clip: int = 16
+    fps: float = 8.0  # sampling rate inside a clip: a clip spans frames_per_clip / fps seconds
+    size: int = 112  # frames are resized (short side) and center-cropped to size x size
+    timeout_s: float = 60.0  # a video that takes longer than this to sample raises UnreadableVideo
+
+
+@dataclass
+class C3DConfig:
+    """C3D video tower. The default is the Tran et al. 2015 layout (about 78 M parameters with its 487-way head)."""
+
+    widths: tuple[int, ...] = (64, 128, 256, 256, 512, 512, 512, 512)  # conv1a 2a 3a 3b 4a 4b 5a 5b
+    fc_dim: int = 4096  # fc6 / fc7 width; fc7 output is the per-clip feature (pre-logits)
+    num_classes: int = 0  # fc8; 487 (Sports-1M) for the reference network, 0 = no classifier
+    dropout: float = 0.5
+    frames: int = 16  # input clip length; must equal ClipConfig.frames_per_clip
+    size: int = 112  # input frame size; must equal ClipConfig.size
+
+
+@dataclass
+class TextConfig:
+    """BERT-style text tower. ``init="minilm"`` warm-starts from the all-MiniLM-L6-v2 weights (fixed shape)."""
+
+    vocab: Literal["minilm", "corpus"] = "corpus"  # WordPiece vocabulary: the MiniLM one, or trained on the corpus
+    corpus_vocab_size: int = 4000  # upper bound when the vocabulary is trained on the corpus
+    vocab_size: int = 30522  # set from the tokenizer when the model is built
+    init: Literal["random", "minilm"] = "random"
+    d_model: int = 384
+    n_layer: int = 6
+    n_head: int = 12
+    d_ff: int = 1536
+    max_len: int = 64  # tokens including [CLS] and [SEP]
+    dropout: float = 0.1
+
+
+@dataclass
+class JointConfig:
+    """Cross-modal transformer over ``[CLS] text [SEP] video`` tokens."""
+
+    d_model: int = 256
+    n_layer: int = 2
+    n_head: int = 4
+    d_ff: int = 1024
+    dropout: float = 0.1
+
+
+@dataclass
+class VideoBertConfig:
+    name: str = "custom"
+    clips: ClipConfig = field(default_factory=ClipConfig)
+    video: C3DConfig = field(default_factory=C3DConfig)
+    text: TextConfig = field(default_factory=TextConfig)
+    joint: JointConfig = field(default_factory=JointConfig)
+    embed_dim: int = 256  # D of the fused embedding
+
+    def __post_init__(self) -> None:
+        if (self.video.frames, self.video.size) != (self.clips.frames_per_clip, self.clips.size):
+            raise ValueError(
+                f"video tower input {self.video.frames}x{self.video.size}px does not match clip sampling "
+                f"{self.clips.frames_per_clip}x{self.clips.size}px"
+            )
+        if self.text.init == "minilm" and self.text.vocab != "minilm":
+            raise ValueError('text.init="minilm" needs text.vocab="minilm"')
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> VideoBertConfig:
+        parts = {"clips": ClipConfig, "video": C3DConfig, "text": TextConfig, "joint": JointConfig}
+        kwargs = {k: (parts[k](**v) if k in parts else v) for k, v in data.items()}
+        kwargs["video"].widths = tuple(kwargs["video"].widths)
+        return cls(**kwargs)
+
+
+def tiny() -> VideoBertConfig:
+    """CPU demo size: 4 clips x 8 frames at 64 px; one small vocabulary trained on the corpus."""
+    return VideoBertConfig(
+        name="tiny",
+        clips=ClipConfig(n_clips=4, frames_per_clip=8, fps=6.0, size=64),
+        video=C3DConfig(widths=(16, 24, 32, 32, 64, 64, 64, 64), fc_dim=256, dropout=0.0, frames=8, size=64),
+        text=TextConfig(vocab="corpus", d_model=128, n_layer=2, n_head=4, d_ff=512, max_len=32, dropout=0.0),
+        joint=JointConfig(d_model=128, n_layer=2, n_head=4, d_ff=512, dropout=0.0),
+    )
+
+
+def small() -> VideoBertConfig:
+    """CPU/GPU mid size: C3D at 1/4 width on 16 x 112 px clips."""
+    return VideoBertConfig(
+        name="small",
+        clips=ClipConfig(n_clips=4, frames_per_clip=16, fps=8.0, size=112),
+        video=C3DConfig(widths=(16, 32, 64, 64, 128, 128, 128, 128), fc_dim=1024, dropout=0.1),
+        text=TextConfig(vocab="corpus", corpus_vocab_size=8000, d_model=256, n_layer=4, n_head=4, d_ff=1024),
+        joint=JointConfig(d_model=256, n_layer=2, n_head=4, d_ff=1024),
+    )
+
+
+def c3d() -> VideoBertConfig:
+    """Full size: exact C3D on 16 x 112 px clips, text tower warm-started from all-MiniLM-L6-v2."""
+    return VideoBertConfig(
+        name="c3d",
+        clips=ClipConfig(n_clips=4, frames_per_clip=16, fps=16.0, size=112),
+        video=C3DConfig(),
+        text=TextConfig(vocab="minilm", init="minilm"),
+        joint=JointConfig(d_model=512, n_layer=2, n_head=8, d_ff=2048),
+    )
+
+
+PRESETS = {"tiny": tiny, "small": small, "c3d": c3d}
+
+
+def preset(name: str, **overrides: Any) -> VideoBertConfig:
+    if name not in PRESETS:
+        raise ValueError(f"unknown preset {name!r}; choose one of {sorted(PRESETS)}")
+    data = PRESETS[name]().to_dict()
+    for key, value in overrides.items():
+        part, _, leaf = key.partition("__")
+        target = data[part] if leaf else data
+        leaf = leaf or part
+        if leaf not in target or (not isinstance(target, dict)):
+            raise ValueError(f"unknown config field {key!r}")
+        if isinstance(target[leaf], dict):
+            raise ValueError(f"override the fields of {leaf!r} one by one, e.g. {leaf}__<field>=...")
+        target[leaf] = value
+    # the clip shape is set once; the tower input follows it
+    data["video"]["frames"], data["video"]["size"] = data["clips"]["frames_per_clip"], data["clips"]["size"]
+    return VideoBertConfig.from_dict(data)

@@ -1,0 +1,198 @@
+"""Sample fixed-size clips from a video file with PyAV.
+
+    file ─► n_clips evenly spaced clips ─► frames_per_clip frames each, at ``fps`` ─► (n, T, S, S, 3) uint8
+
+- Long videos are read by seeking to each clip (from the key frame before it); only short ones are read through.
+- A frame is taken for each target time by sample-and-hold on presentation times, so variable frame rates work.
+- A video shorter than one clip is looped (a 1-frame video repeats its frame).
+- Frames are scaled (short side to S) and center-cropped with swscale, then turned upright per rotation metadata.
+- Anything wrong (missing, empty, not a video, corrupt, truncated, too slow) raises ``UnreadableVideo``; the
+  container is always closed.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import av
+import numpy as np
+
+from videobert_engine.config import ClipConfig
+from videobert_engine.errors import UnreadableVideo
+
+TEXT_CODECS = {"ansi", "bintext", "xbin", "idf", "tty"}  # demuxers that render text files as "video"
+SEEK_GAP_S = 3.0  # seek to a clip only when it starts at least this far past the frames already decoded
+
+
+@dataclass
+class VideoInfo:
+    duration_s: float | None
+    width: int
+    height: int
+    fps: float | None
+    codec: str
+    rotation: int  # degrees counter-clockwise to turn the frames upright
+    has_audio: bool
+
+
+def probe_video(path: str | os.PathLike, timeout_s: float = 30.0) -> VideoInfo:
+    """Container facts plus the first frame's rotation; raises ``UnreadableVideo``."""
+    with _Reader(path, timeout_s) as r:
+        first = next(r.frames(), None)
+        if first is None:
+            raise UnreadableVideo(f"{r.name}: no decodable video frame")
+        return VideoInfo(r.duration, r.stream.width, r.stream.height, r.fps, r.stream.codec_context.name, first.rotation % 360, r.has_audio)
+
+
+def sample_clips(path: str | os.PathLike, spec: ClipConfig) -> np.ndarray:
+    """-> uint8 array (n_clips, frames_per_clip, size, size, 3) in RGB; raises ``UnreadableVideo``."""
+    with _Reader(path, spec.timeout_s) as r:
+        return r.sample(spec)
+
+
+def clip_times(duration: float | None, spec: ClipConfig) -> np.ndarray:
+    """Target times (n_clips, frames_per_clip) in seconds from the stream start.
+
+    Clips are centred on evenly spaced points; in a video shorter than one clip, clip i starts i/n of the way in
+    and wraps around (the caller takes times modulo the duration).
+    """
+    n, T = spec.n_clips, spec.frames_per_clip
+    offsets = np.arange(T) / spec.fps
+    span = T / spec.fps
+    if duration is None or duration <= 0:
+        return np.broadcast_to(offsets, (n, T)).copy()
+    if duration < span:
+        starts = duration * np.arange(n) / n
+    else:
+        starts = (duration - span) * (np.arange(n) + 0.5) / n
+    return starts[:, None] + offsets[None, :]
+
+
+class _Reader:
+    """One open container; ``sample`` does the clip extraction."""
+
+    def __init__(self, path: str | os.PathLike, timeout_s: float):
+        self.name = Path(path).name
+        self.deadline = time.monotonic() + timeout_s
+        self.timeout_s = timeout_s
+        if not os.path.isfile(path):
+            raise UnreadableVideo(f"{self.name}: no such file")
+        if os.path.getsize(path) == 0:
+            raise UnreadableVideo(f"{self.name}: empty file")
+        try:
+            self.container = av.open(str(path), metadata_errors="ignore")
+        except (av.FFmpegError, OSError, ValueError) as exc:
+            raise UnreadableVideo(f"{self.name}: not a readable video ({_reason(exc)})") from None
+        try:
+            if not self.container.streams.video:
+                raise UnreadableVideo(f"{self.name}: no video stream")
+            self.stream = self.container.streams.video[0]
+            if self.stream.codec_context.name in TEXT_CODECS or self.container.format.name in TEXT_CODECS:
+                raise UnreadableVideo(f"{self.name}: a text file, not a video")
+            self.has_audio = bool(self.container.streams.audio)
+            tb = self.stream.time_base
+            self.start = float(self.stream.start_time * tb) if self.stream.start_time is not None else 0.0
+            if self.stream.duration:
+                self.duration = float(self.stream.duration * tb)
+            elif self.container.duration:
+                self.duration = self.container.duration / 1e6
+            else:
+                self.duration = None
+            rate = self.stream.average_rate or self.stream.guessed_rate
+            self.fps = float(rate) if rate else None
+        except BaseException:
+            self.container.close()
+            raise
+
+    def __enter__(self) -> _Reader:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.container.close()
+
+    def frames(self):
+        """Decoded frames in presentation order from the current position; FFmpeg errors become UnreadableVideo."""
+        try:
+            for frame in self.container.decode(self.stream):
+                if time.monotonic() > self.deadline:
+                    raise UnreadableVideo(f"{self.name}: decoding took longer than {self.timeout_s:.0f} s")
+                yield frame
+        except (av.FFmpegError, ValueError, MemoryError) as exc:
+            raise UnreadableVideo(f"{self.name}: corrupt video data ({_reason(exc)})") from None
+
+    def frame_time(self, frame: av.VideoFrame, index: int) -> float:
+        if frame.time is not None:
+            return frame.time - self.start
+        return index / (self.fps or 25.0)
+
+    def sample(self, spec: ClipConfig) -> np.ndarray:
+        times = clip_times(self.duration, spec)  # (n, T)
+        short = self.duration is None or self.duration < spec.frames_per_clip / spec.fps
+        if short and self.duration:
+            times = np.mod(times, self.duration)
+        flat = times.reshape(-1)
+        out = np.empty((flat.size, spec.size, spec.size, 3), dtype=np.uint8)
+        tolerance = max(1.0, 0.1 * (self.duration or 0.0))
+
+        frames = self.frames()
+        held = ahead = None  # (time, frame): the last frame at or before the target, and the next one decoded
+        image, image_of, last_time = None, None, 0.0  # converted image, the frame it came from, its time
+        count = 0
+        for slot in np.argsort(flat, kind="stable"):
+            target = float(flat[slot])
+            decoded_until = ahead[0] if ahead else (held[0] if held else 0.0)
+            if not short and target - decoded_until > SEEK_GAP_S:
+                self._seek(target)
+                frames, held, ahead = self.frames(), None, None
+            while True:  # decode until the next frame lies past the target
+                if ahead is None:
+                    frame = next(frames, None)
+                    if frame is None:
+                        break
+                    ahead = (self.frame_time(frame, count), frame)
+                    count += 1
+                if ahead[0] > target:
+                    break
+                held, ahead = ahead, None
+            pick = held or ahead  # a target before the first frame takes the first frame
+            if pick is None:
+                if image is None:
+                    raise UnreadableVideo(f"{self.name}: no decodable video frame")
+                pick_time = last_time
+            else:
+                pick_time = pick[0]
+                if image_of is not pick[1]:
+                    image, image_of, last_time = to_square_rgb(pick[1], spec.size), pick[1], pick[0]
+            if ahead is None and target - pick_time > tolerance:
+                raise UnreadableVideo(
+                    f"{self.name}: truncated or corrupt (declared {self.duration or 0:.1f} s, frames stop at {pick_time:.1f} s)"
+                )
+            out[slot] = image
+        return out.reshape(*times.shape, spec.size, spec.size, 3)
+
+    def _seek(self, t: float) -> None:
+        offset = int((t + self.start) / self.stream.time_base)
+        try:
+            self.container.seek(max(offset, 0), stream=self.stream, backward=True, any_frame=False)
+        except (av.FFmpegError, ValueError) as exc:
+            raise UnreadableVideo(f"{self.name}: cannot seek ({_reason(exc)})") from None
+
+
+def to_square_rgb(frame: av.VideoFrame, size: int) -> np.ndarray:
+    """Scale the short side to ``size``, center-crop to a square, turn upright -> (size, size, 3) uint8."""
+    w, h = frame.width, frame.height
+    scale = size / min(w, h)
+    sw, sh = max(size, round(w * scale)), max(size, round(h * scale))
+    image = frame.reformat(width=sw, height=sh, format="rgb24", interpolation="AREA").to_ndarray()
+    top, left = (sh - size) // 2, (sw - size) // 2
+    image = image[top : top + size, left : left + size]
+    quarter_turns = (frame.rotation % 360) // 90
+    return np.ascontiguousarray(np.rot90(image, k=quarter_turns)) if quarter_turns else image
+
+
+def _reason(exc: BaseException) -> str:
+    text = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
+    return text.split(": '")[0]

@@ -1,0 +1,91 @@
+"""Batched inference: records -> fused embeddings, text queries -> vectors in the same space.
+
+    emb = Embedder.from_checkpoint("ckpt.pt")
+    vecs, errors = emb.embed_videos([{"path": "a.mp4", "text": "title . tags"}, ...])
+    queries = emb.embed_texts(["red ball bouncing"])
+    scores = queries @ vecs.T
+
+Runs under ``inference_mode``; on CUDA in bf16 with the video tower in ``channels_last_3d``. Decoding happens in
+DataLoader worker processes while the model works on the previous batch.
+"""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from videobert_engine.checkpoint import load_model, read_checkpoint
+from videobert_engine.data import clip_loader
+from videobert_engine.errors import ModelVersionMismatch
+from videobert_engine.joint import VideoBert
+from videobert_engine.text import WordPiece
+from videobert_engine.train import resolve_device
+
+
+class Embedder:
+    def __init__(self, model: VideoBert, tokenizer: WordPiece, version: str, device: str | torch.device | None = None):
+        self.device = resolve_device(str(device) if device is not None else None)
+        self.model = model.eval().to(self.device)
+        if self.device.type == "cuda":
+            self.model.video.to(memory_format=torch.channels_last_3d)
+        self.tokenizer = tokenizer
+        self.version = version
+        self.embedding_dim = model.config.embed_dim
+        self.config = model.config
+
+    @classmethod
+    def from_checkpoint(cls, path: str | os.PathLike, device: str | None = None, expect_version: str | None = None) -> Embedder:
+        """Raises CheckpointError for a missing/bad file, ModelVersionMismatch when ``expect_version`` differs."""
+        payload = read_checkpoint(path)
+        if expect_version is not None and payload["version"] != expect_version:
+            raise ModelVersionMismatch(f"checkpoint {os.fspath(path)} holds model {payload['version']}, expected {expect_version}")
+        model, tokenizer = load_model(payload)
+        return cls(model, tokenizer, payload["version"], device)
+
+    def _autocast(self):
+        return torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.device.type == "cuda")
+
+    def _text(self, texts: list[str]) -> tuple[torch.Tensor, torch.Tensor]:
+        ids, mask = self.tokenizer.encode(texts, self.config.text.max_len)
+        return ids.to(self.device), mask.to(self.device)
+
+    @torch.inference_mode()
+    def embed_videos(self, records: list[dict], batch_size: int = 16, num_workers: int = 2, progress: bool = False) -> tuple[np.ndarray, dict[int, str]]:
+        """-> (vectors (N, D) float32, L2-normalized; {index: reason} for items that got an all-zero row).
+
+        A record without a path is embedded from its text alone; one whose video cannot be read gets a zero row
+        and its reason in ``errors``, as does one with neither video nor text.
+        """
+        out = np.zeros((len(records), self.embedding_dim), dtype=np.float32)
+        errors: dict[int, str] = {}
+        loader = clip_loader(records, self.config.clips, batch_size, num_workers, pin_memory=self.device.type == "cuda")
+        for batch in tqdm(loader, desc="embed", unit="batch", disable=not progress):
+            errors.update(batch.errors)
+            keep = torch.tensor([int(i) not in batch.errors for i in batch.index], dtype=torch.bool)
+            texts = [records[int(i)].get("text") or "" for i in batch.index]
+            empty = [int(i) for i, t, has in zip(batch.index, texts, batch.has_video, strict=True) if not has and not t.strip() and int(i) not in batch.errors]
+            errors.update({i: "no video and no text to embed" for i in empty})
+            keep &= torch.tensor([int(i) not in empty for i in batch.index], dtype=torch.bool)
+            if not keep.any():
+                continue
+            ids, mask = self._text([t for t, k in zip(texts, keep, strict=True) if k])
+            clips = batch.clips.to(self.device, non_blocking=True) if batch.clips.ndim > 1 else None
+            with self._autocast():
+                vecs = self.model.embed(clips, batch.has_video[keep].to(self.device), ids, mask)
+            out[batch.index[keep].numpy()] = vecs.float().cpu().numpy()
+        return out, dict(sorted(errors.items()))
+
+    @torch.inference_mode()
+    def embed_texts(self, texts: list[str], batch_size: int = 256) -> np.ndarray:
+        """Text queries -> (N, D) float32, L2-normalized, in the space of ``embed_videos`` (empty text -> zeros)."""
+        out = np.zeros((len(texts), self.embedding_dim), dtype=np.float32)
+        for start in range(0, len(texts), batch_size):
+            chunk = texts[start : start + batch_size]
+            ids, mask = self._text(chunk)
+            no_video = torch.zeros(len(chunk), dtype=torch.bool, device=self.device)
+            with self._autocast():
+                out[start : start + len(chunk)] = self.model.embed(None, no_video, ids, mask).float().cpu().numpy()
+        return out

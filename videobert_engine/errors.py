@@ -1,0 +1,17 @@
+"""Named errors of the engine. ``str(error)`` is a reason fit to show as is."""
+
+
+class EngineError(Exception):
+    """Base class of every error the engine raises on purpose."""
+
+
+class UnreadableVideo(EngineError):
+    """A video file that cannot be decoded: missing, corrupt, truncated, not a video, or too slow to read."""
+
+
+class CheckpointError(EngineError):
+    """A checkpoint file that is missing, unreadable, or not a videobert_engine checkpoint."""
+
+
+class ModelVersionMismatch(EngineError):
+    """A checkpoint whose format or version is not the one the caller expects."""
