@@ -18,7 +18,6 @@ from typing import Annotated
 from django.contrib.auth import authenticate, get_user_model
 from django.core import signing
 from django.db.models import Q
-from django.shortcuts import get_object_or_404
 from django.utils.crypto import constant_time_compare, salted_hmac
 from ninja import File, Form, NinjaAPI, Query, Schema
 from ninja.errors import HttpError
@@ -188,7 +187,7 @@ def _recommendation(rec) -> RecommendationOut:
         score=round(rec.score, 6),
         sources=list(rec.sources),
         explanation=rec.explanation,
-        because_video_id=rec.because.pk if rec.because else None,
+        because_video_id=rec.because_id,
     )
 
 
@@ -347,4 +346,3 @@ def _status(video: Video) -> VideoStatusOut:
         file_url=video.file.url if video.file else None,
         created_at=video.created_at,
     )
-

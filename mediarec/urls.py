@@ -1,10 +1,10 @@
-"""URLs of the mediarec app; a host site mounts them with include("mediarec.urls")."""
+"""URLs of the mediarec pages; a host site mounts them with include("mediarec.urls")
+and the JSON API with path("api/", mediarec.api.api.urls) (see mediarec/site/urls.py)."""
 
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
 from mediarec import views
-from mediarec.api import api
 
 app_name = "mediarec"
 
@@ -15,5 +15,4 @@ urlpatterns = [
     path("search/", views.search, name="search"),
     path("login/", auth_views.LoginView.as_view(template_name="mediarec/login.html"), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
-    path("api/", api.urls),
 ]

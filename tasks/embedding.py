@@ -1,8 +1,15 @@
-"""Embedding tasks (``gpu`` queue). The work is in ``mediarec.services.embedding``."""
+"""Embedding tasks (``gpu`` queue). The work is in ``mediarec.services.embedding``.
 
+GPU workers run ``celery -A tasks worker -Q gpu -c 1`` (prefork, one pool
+child per GPU; docs/OPERATIONS.md). The model is loaded lazily by the child on
+its first task, so CUDA is only ever initialised after the fork.
+"""
+
+import multiprocessing
 import random
 
 from celery import shared_task
+from celery.signals import worker_process_init
 
 # A long database outage outlasts this many retries; the beat's stuck-work
 # sweep then sends the videos again.
@@ -24,3 +31,11 @@ def embed_videos(self, video_ids: list[int]) -> dict:
         delay = min(BACKOFF_CAP_S, app_settings.EMBED_RETRY_BACKOFF_S * 2**self.request.retries)
         raise self.retry(exc=exc, countdown=delay * random.uniform(0.8, 1.2)) from exc
     return result.as_dict()
+
+
+@worker_process_init.connect
+def allow_decoding_processes(**_) -> None:
+    """Prefork children are marked daemonic, and a daemonic process may not
+    start the DataLoader processes that decode videos in parallel. Those exit
+    with their parent, which is what the flag protects, so lift it."""
+    multiprocessing.current_process()._config["daemon"] = False

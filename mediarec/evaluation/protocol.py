@@ -4,7 +4,9 @@ so the runner treats every dataset alike.
 
     train     (U, I) CSR  signed confidences, built by ``recommender.weights`` (what models fit on)
     relevant  (U, I) CSR  nonzero = relevant held-out item of that user (binary gain)
-    seen      (U, I) CSR  items removed from each user's candidates (the training history)
+    history   (U, I) CSR  the row each user is recommended from; its items are never recommended
+                          (defaults to train; differs for new users, who are not in the fit)
+    unavailable (I,) bool items nobody may be recommended (not uploaded yet at the cutoff)
     item_embeddings (I, D) content vectors, or None when the dataset has none
     cold_items (I,) bool  items with no training interaction at all
     item_age_days (I,)    days since upload at the cutoff, where the dataset knows (feeds "fresh")
@@ -25,7 +27,8 @@ class Protocol:
     train: sp.csr_matrix
     relevant: sp.csr_matrix
     item_embeddings: np.ndarray | None = None
-    seen: sp.csr_matrix | None = None
+    history: sp.csr_matrix | None = None
+    unavailable: np.ndarray | None = None
     item_age_days: np.ndarray | None = None
     description: str = ""
     info: dict = field(default_factory=dict)
@@ -34,8 +37,9 @@ class Protocol:
         self.train = sp.csr_matrix(self.train, dtype=np.float32)
         self.relevant = sp.csr_matrix(self.relevant, dtype=np.float32)
         self.relevant.eliminate_zeros()
-        if self.seen is None:
-            self.seen = self.train
+        self.history = self.train if self.history is None else sp.csr_matrix(self.history, dtype=np.float32)
+        if self.history.shape != self.train.shape:
+            raise ValueError(f"history {self.history.shape} and train {self.train.shape} differ in shape")
         if self.train.shape != self.relevant.shape:
             raise ValueError(f"train {self.train.shape} and relevant {self.relevant.shape} differ in shape")
         if self.item_embeddings is not None and len(self.item_embeddings) != self.n_items:
@@ -51,7 +55,9 @@ class Protocol:
 
     @property
     def cold_items(self) -> np.ndarray:
-        return np.diff(self.train.tocsc().indptr) == 0
+        """(I,) bool: available items with no training interaction."""
+        cold = np.diff(self.train.tocsc().indptr) == 0
+        return cold if self.unavailable is None else cold & ~self.unavailable
 
     @property
     def eval_users(self) -> np.ndarray:

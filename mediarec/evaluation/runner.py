@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 from tqdm import tqdm
 
 from mediarec.evaluation.metrics import score_topk
@@ -52,9 +53,10 @@ class ModelResult:
 def recommend_all(model: Recommender, protocol: Protocol, users: np.ndarray, n: int, *, progress: bool = False) -> np.ndarray:
     """(len(users), n) item indices, best first, -1 where a list runs short."""
     recs = np.full((len(users), n), -1, dtype=np.int64)
-    seen = protocol.seen
+    history = protocol.history
+    unavailable = None if protocol.unavailable is None else np.flatnonzero(protocol.unavailable)
     for row, user in enumerate(tqdm(users, desc="recommend", leave=False, disable=not progress)):
-        ids, _ = model.recommend(int(user), seen[user], N=n)
+        ids, _ = model.recommend(int(user), history[user], N=n, filter_items=unavailable)
         recs[row, : len(ids)] = ids
     return recs
 
@@ -117,17 +119,16 @@ def run_evaluation(
     progress: bool = False,
     log: Callable[[str], None] = lambda _: None,
 ) -> dict:
-    """Every model on every protocol; the JSON that ``evaluate --json`` prints."""
+    """Every model on every protocol; the JSON that ``evaluate --json`` prints.
+
+    BLAS runs on one thread: implicit runs its own threads, and the per-user
+    scoring is too small to gain from more.
+    """
     models = list(models)
     unknown = sorted(set(models) - set(MODELS))
     if unknown:
         raise ValueError(f"unknown model(s) {', '.join(unknown)}; choose from {', '.join(MODELS)}")
     ks = sorted(set(ks))
-    return {
-        "ks": ks,
-        "models": models,
-        "config": asdict(config),
-        "results": [
-            evaluate_protocol(p, ks, config=config, models=models, progress=progress, log=log) for p in protocols
-        ],
-    }
+    with threadpool_limits(1, "blas"):
+        results = [evaluate_protocol(p, ks, config=config, models=models, progress=progress, log=log) for p in protocols]
+    return {"ks": ks, "models": models, "config": asdict(config), "results": results}

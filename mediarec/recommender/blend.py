@@ -141,7 +141,7 @@ def because(candidates: np.ndarray, history: np.ndarray, history_keys: np.ndarra
 def explanation(reason: str, because_title: str | None) -> str:
     """A sentence for a user on why an item is in their feed."""
     if reason == "content":
-        return f"Because you watched “{because_title}”" if because_title else "Matches your taste"
+        return f"Because you watched “{because_title}”" if because_title else "Similar content"
     if reason == "cf":
         return (
             f"People who watched “{because_title}” also watched this"
@@ -150,4 +150,6 @@ def explanation(reason: str, because_title: str | None) -> str:
         )
     if reason == "fresh":
         return "New upload"
+    if reason == "cowatch":
+        return "Viewers of this video also watched it"
     return "Trending now"

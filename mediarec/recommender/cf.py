@@ -55,8 +55,12 @@ class ALSRecommender(Recommender):
 
     def user_vector(self, row: sp.csr_matrix) -> np.ndarray:
         """Factors for a user with history ``row`` (1, I), solved against the item factors. (F,)"""
-        with threadpool_limits(1, "blas"):
+        # One small solve: a thread pool would cost more than it saves.
+        threads, self.model.num_threads = self.model.num_threads, 1
+        try:
             return self.model.recalculate_user(0, sp.csr_matrix(row, dtype=np.float32))
+        finally:
+            self.model.num_threads = threads
 
     def _score(self, userid: int, row: sp.csr_matrix) -> np.ndarray | None:
         return self.model.item_factors @ self.user_vector(row)

@@ -38,12 +38,12 @@ class RecommenderConfig:
     item_history_k: float = 20.0  # h_i = n_i / (n_i + k_i)
     popularity_weight: float = 0.2
     fresh_weight: float = 0.1
-    candidates_per_source: int = 100
+    candidates_per_source: int = 50
     mmr_lambda: float = 0.8  # 1.0 = no diversity re-ranking
     mmr_pool: int = 3  # MMR re-ranks the top (offset + limit) * mmr_pool
 
     # pgvector HNSW search.
-    ef_search: int = 100
+    ef_search: int = 80  # raised to the query's LIMIT when that is larger
     max_scan_tuples: int = 20000
 
     # Similar videos: content vs. co-watch.

@@ -5,12 +5,16 @@ arrays or plain tuples, never model instances."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
-from django.db import connection, transaction
+import psycopg
+from django.db import connection
 from psycopg.adapt import Loader
 from psycopg.pq import Format
 from psycopg.types import TypeInfo
 
+from mediarec.models import Video
 from mediarec.recommender.config import RecommenderConfig
 
 _vector_oids: dict[str, int] = {}
@@ -32,7 +36,7 @@ def _binary_cursor():
     name = connection.settings_dict["NAME"]
     if name not in _vector_oids:
         _vector_oids[name] = TypeInfo.fetch(raw, "vector").oid
-    cursor = raw.cursor(binary=True)
+    cursor = psycopg.Cursor(raw)  # Django's default client-side cursor cannot read binary
     cursor.adapters.register_loader(_vector_oids[name], _VectorLoader)
     return cursor
 
@@ -53,17 +57,20 @@ def nearest_videos(
     """
     ef_search = max(config.ef_search, limit)
     literal = as_literal(vector)
-    with transaction.atomic(), connection.cursor() as cursor:
+    with connection.cursor() as cursor:
+        # One multi-statement query: PostgreSQL runs it as one implicit transaction,
+        # so the SET LOCALs hold for this scan only and cost no extra round trip.
+        # (Inside an outer atomic block they last until that block ends.)
         cursor.execute(
             f"SET LOCAL hnsw.ef_search = {int(ef_search)}; SET LOCAL hnsw.iterative_scan = relaxed_order; "
-            f"SET LOCAL hnsw.max_scan_tuples = {int(config.max_scan_tuples)}"
-        )
-        cursor.execute(
+            f"SET LOCAL hnsw.max_scan_tuples = {int(config.max_scan_tuples)}; "
             "SELECT id, embedding <=> %s::vector AS distance FROM mediarec_video "
             "WHERE published AND embedding IS NOT NULL AND embedding_version = %s AND NOT (id = ANY(%s)) "
             "ORDER BY embedding <=> %s::vector LIMIT %s",
             [literal, version, list(exclude), literal, int(limit)],
         )
+        while cursor.description is None and cursor.nextset():
+            pass
         rows = cursor.fetchall()
     if not rows:
         return np.empty(0, np.int64), np.empty(0, np.float32)
@@ -73,33 +80,68 @@ def nearest_videos(
     return ids[order], sims[order]
 
 
-def published_vectors(ids: list[int], *, version: str | None) -> tuple[np.ndarray, list[np.ndarray | None]]:
-    """Which of ``ids`` are published, with their embedding when it is of ``version``."""
+_CARD = {"id", "title", "tags", "channel", "duration_s", "thumbnail", "file", "status", "created_at"}
+# In model field order, which is the order ``Model.from_db`` expects the values in.
+CARD_FIELDS = tuple(f.attname for f in Video._meta.concrete_fields if f.attname in _CARD)
+
+
+def published_cards(ids: list[int], *, version: str | None) -> tuple[np.ndarray, list[np.ndarray | None], dict]:
+    """The published ones among ``ids``: their ids, their embeddings where of
+    ``version``, and their ``CARD_FIELDS`` rows by id (turn one into a ``Video``
+    with ``card``; building model instances for a whole pool costs too much)."""
     if not ids:
-        return np.empty(0, np.int64), []
+        return np.empty(0, np.int64), [], {}
+    columns = ", ".join(CARD_FIELDS)
     with _binary_cursor() as cursor:
         cursor.execute(
-            "SELECT id, CASE WHEN embedding_version = %s THEN embedding END FROM mediarec_video "
+            f"SELECT {columns}, CASE WHEN embedding_version = %s THEN embedding END FROM mediarec_video "
             "WHERE id = ANY(%s) AND published",
             [version or "", list(ids)],
-        )
-        rows = cursor.fetchall()
-    return np.array([r[0] for r in rows], dtype=np.int64), [r[1] for r in rows]
-
-
-def user_history(user_id: int, *, limit: int = 1000) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """A user's most recent events: video ids, kinds, ages in days."""
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT video_id, kind, EXTRACT(EPOCH FROM now() - created_at) / 86400.0 FROM mediarec_interaction "
-            "WHERE user_id = %s ORDER BY created_at DESC LIMIT %s",
-            [user_id, limit],
+            binary=True,
         )
         rows = cursor.fetchall()
     return (
         np.array([r[0] for r in rows], dtype=np.int64),
+        [r[-1] for r in rows],
+        {r[0]: r[:-1] for r in rows},
+    )
+
+
+def card(row: tuple) -> Video:
+    """A ``Video`` holding only ``CARD_FIELDS`` (enough for a card or an API item)."""
+    return Video.from_db("default", CARD_FIELDS, row)
+
+
+@dataclass
+class History:
+    """A user's most recent events, newest first, with what the taste needs."""
+
+    video_ids: np.ndarray  # (E,)
+    kinds: np.ndarray  # (E,)
+    age_days: np.ndarray  # (E,)
+    titles: dict[int, str]  # video id → title
+    embeddings: dict[int, np.ndarray]  # video id → embedding of the active version
+
+
+def user_history(user_id: int, *, version: str | None, limit: int = 500) -> History:
+    """One query for the events, titles and active embeddings of a user's history."""
+    with _binary_cursor() as cursor:
+        cursor.execute(
+            "SELECT i.video_id, i.kind, (EXTRACT(EPOCH FROM now() - i.created_at) / 86400.0)::float8, v.title, "
+            "CASE WHEN v.embedding_version = %s THEN v.embedding END "
+            "FROM (SELECT video_id, kind, created_at FROM mediarec_interaction WHERE user_id = %s "
+            "      ORDER BY created_at DESC LIMIT %s) i "
+            "JOIN mediarec_video v ON v.id = i.video_id ORDER BY i.created_at DESC",
+            [version or "", user_id, limit],
+            binary=True,
+        )
+        rows = cursor.fetchall()
+    return History(
+        np.array([r[0] for r in rows], dtype=np.int64),
         np.array([r[1] for r in rows], dtype=str),
         np.array([r[2] for r in rows], dtype=np.float32),
+        {r[0]: r[3] for r in rows},
+        {r[0]: r[4] for r in rows if r[4] is not None},
     )
 
 

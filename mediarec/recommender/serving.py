@@ -13,7 +13,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import scipy.sparse as sp
@@ -25,7 +25,7 @@ from mediarec.recommender.base import top_n
 from mediarec.recommender.blend import Pool, Ranked, because, explanation, history_strength, normalize, rank
 from mediarec.recommender.config import RecommenderConfig
 from mediarec.recommender.content import normalize_rows, strongest_history, taste_vector
-from mediarec.recommender.store import CFModel, active_cf_model
+from mediarec.recommender.store import CFModel, active_cf_model, clear_cache
 from mediarec.recommender.weights import event_weights, user_row
 
 log = logging.getLogger(__name__)
@@ -52,32 +52,36 @@ def _cached(key: tuple, ttl: float, compute: Callable[[], object]):
 
 
 def clear_caches() -> None:
+    """Forget cached lists and active versions (tests call this between cases)."""
     with _cache_lock:
         _cache.clear()
+    clear_cache()
 
 
 @dataclass(frozen=True)
 class Recommendation:
-    video: Video
+    video: Video  # a card: only ``queries.CARD_FIELDS`` are loaded
     score: float
     sources: tuple[str, ...]
     reason: str
-    because: Video | None = None
+    because_id: int | None = None
+    because_title: str | None = None
 
     @property
     def explanation(self) -> str:
-        return explanation(self.reason, self.because.title if self.because else None)
+        return explanation(self.reason, self.because_title)
 
 
-VIDEO_FIELDS = ("id", "title", "thumbnail", "duration_s", "channel", "created_at", "status", "file", "tags")
-
-
-def _videos_by_id(ids) -> dict[int, Video]:
-    return {v.pk: v for v in Video.objects.filter(pk__in=list(ids)).only(*VIDEO_FIELDS)}
+VERSIONS_TTL_S = 5.0
 
 
 def active_version() -> ModelVersion | None:
-    return ModelVersion.objects.filter(is_active=True).only("name", "kind", "checkpoint_path").first()
+    """The active embedding model (re-read at most every few seconds per process)."""
+    return _cached(
+        ("model-version",),
+        VERSIONS_TTL_S,
+        lambda: ModelVersion.objects.filter(is_active=True).only("name", "kind", "checkpoint_path").first(),
+    )
 
 
 @dataclass
@@ -86,46 +90,53 @@ class _History:
 
     video_ids: np.ndarray  # (H,) sorted
     row: sp.csr_matrix  # (1, H)
+    titles: dict[int, str]
+    embeddings: dict[int, np.ndarray]
 
     @property
     def n_positive(self) -> int:
         return int((self.row.data > 0).sum())
 
+    @property
+    def liked(self) -> np.ndarray:
+        return self.video_ids[self.row.toarray()[0] > 0]
 
-def _history(user_id: int | None, config: RecommenderConfig) -> _History:
+
+def _history(user_id: int | None, version: ModelVersion | None, config: RecommenderConfig) -> _History:
     if user_id is None:
-        return _History(np.empty(0, np.int64), sp.csr_matrix((1, 0), dtype=np.float32))
-    video_ids, kinds, ages = queries.user_history(user_id)
-    distinct, cols = np.unique(video_ids, return_inverse=True)
-    return _History(distinct, user_row(cols, event_weights(kinds, ages, config), n_items=len(distinct), config=config))
+        return _History(np.empty(0, np.int64), sp.csr_matrix((1, 0), dtype=np.float32), {}, {})
+    events = queries.user_history(user_id, version=version.name if version else None)
+    distinct, cols = np.unique(events.video_ids, return_inverse=True)
+    row = user_row(cols, event_weights(events.kinds, events.age_days, config), n_items=len(distinct), config=config)
+    return _History(distinct, row, events.titles, events.embeddings)
 
 
 @dataclass
 class _Taste:
     vector: np.ndarray | None = None  # (D,)
-    video_ids: np.ndarray | None = None  # (T,) history videos with an active embedding
-    vectors: np.ndarray | None = None  # (T, D) their unit embeddings
-    confidences: np.ndarray | None = None  # (T,)
-
-    def liked(self) -> tuple[np.ndarray, np.ndarray]:
-        if self.video_ids is None:
-            return np.empty((0, 0), np.float32), np.empty(0, np.int64)
-        positive = self.confidences > 0
-        return self.vectors[positive], self.video_ids[positive]
+    liked_ids: np.ndarray = field(default_factory=lambda: np.empty(0, np.int64))  # (T,) with an embedding
+    liked_vectors: np.ndarray | None = None  # (T, D) unit
 
 
-def _taste(history: _History, version: ModelVersion, config: RecommenderConfig) -> _Taste:
-    """Taste from the strongest (most recent, most engaged) history entries."""
+def _taste(history: _History, config: RecommenderConfig) -> _Taste:
+    """Taste from the strongest (most recent, most engaged) history entries with an active embedding."""
     cols, confidences = strongest_history(history.row, config.taste_history)
-    ids, vectors = queries.published_vectors(history.video_ids[cols].tolist(), version=version.name)
-    lookup = {i: v for i, v in zip(ids.tolist(), vectors, strict=True) if v is not None}
-    keep = np.array([int(history.video_ids[c]) in lookup for c in cols], dtype=bool)
+    keep = np.array([int(history.video_ids[c]) in history.embeddings for c in cols], dtype=bool)
     if not keep.any():
         return _Taste()
-    video_ids = history.video_ids[cols[keep]]
-    unit = normalize_rows(np.stack([lookup[int(i)] for i in video_ids]))
+    ids = history.video_ids[cols[keep]]
+    unit = normalize_rows(np.stack([history.embeddings[int(i)] for i in ids]))
     vector = taste_vector(unit, confidences[keep], config)
-    return _Taste(vector, video_ids, unit, confidences[keep])
+    positive = confidences[keep] > 0
+    return _Taste(vector, ids[positive], unit[positive])
+
+
+def _trending(cf: CFModel | None, config: RecommenderConfig):
+    """Trending ids, scores and user counts: the CF model's decayed popularity when
+    one is fitted (refreshed with every refit), otherwise a windowed SQL count."""
+    if cf is not None:
+        return cf.trending
+    return _cached(("trending", repr(config)), TRENDING_TTL_S, lambda: queries.trending(config))
 
 
 def recommendations_for_user(
@@ -136,12 +147,12 @@ def recommendations_for_user(
     if limit < 1 or offset < 0 or offset + limit > MAX_WINDOW:
         raise ValueError(f"need 1 <= limit and 0 <= offset with offset + limit <= {MAX_WINDOW}")
     version = active_version()
-    history = _history(user.pk if user is not None and user.is_authenticated else None, config)
+    history = _history(user.pk if user is not None and user.is_authenticated else None, version, config)
     k = max(config.candidates_per_source, offset + limit)
     seen = set(history.video_ids.tolist())
     nominated: dict[str, tuple[np.ndarray, np.ndarray]] = {}
 
-    taste = _taste(history, version, config) if version and history.n_positive else _Taste()
+    taste = _taste(history, config) if version and history.n_positive else _Taste()
     if taste.vector is not None:
         nominated["content"] = queries.nearest_videos(
             taste.vector, version=version.name, exclude=list(seen), limit=k, config=config
@@ -161,41 +172,42 @@ def recommendations_for_user(
             top, scores = top_n(cf_scores, k, exclude=cols[known])
             nominated["cf"] = (cf.item_ids[top], scores)
 
-    trend_ids, trend_scores, trend_users = _cached(
-        ("trending", config), TRENDING_TTL_S, lambda: queries.trending(config)
-    )
+    trend_ids, trend_scores, trend_users = _trending(cf, config)
     unseen = np.array([i not in seen for i in trend_ids.tolist()], dtype=bool)
     nominated["trending"] = (trend_ids[unseen][:k], trend_scores[unseen][:k])
     if version:
         fresh_ids, fresh_ages = _cached(
-            ("fresh", version.name, config), FRESH_TTL_S, lambda: queries.fresh(config, version=version.name)
+            ("fresh", version.name, repr(config)), FRESH_TTL_S, lambda: queries.fresh(config, version=version.name)
         )
         unseen = np.array([i not in seen for i in fresh_ids.tolist()], dtype=bool)
         nominated["fresh"] = (fresh_ids[unseen][:k], 1.0 - fresh_ages[unseen][:k] / config.fresh_days)
 
     pool_ids = np.unique(np.concatenate([ids for ids, _ in nominated.values()] + [np.empty(0, np.int64)]))
-    ids, vectors = queries.published_vectors(pool_ids.tolist(), version=version.name if version else None)
-    pool = _pool(ids, vectors, nominated, taste.vector, cf, cf_scores, trend_ids, trend_scores, trend_users)
+    ids, vectors, rows = queries.published_cards(pool_ids.tolist(), version=version.name if version else None)
+    pool = _pool(ids, vectors, nominated, taste.vector, cf, cf_scores, (trend_ids, trend_scores, trend_users))
     ranked = rank(pool, n_user=history.n_positive, config=config, limit=limit, offset=offset)
-    return _explained(ranked, pool, history, taste, cf)
+    return _explained(ranked, pool, rows, history, taste, cf)
 
 
-def _pool(ids, vectors, nominated, taste, cf: CFModel | None, cf_scores, trend_ids, trend_scores, trend_users) -> Pool:
+def _pool(ids, vectors, nominated, taste, cf: CFModel | None, cf_scores, trend) -> Pool:
     """Raw per-source scores for every published candidate (NaN where a source has none)."""
-    n = len(ids)
     dim = next((len(v) for v in vectors if v is not None), 0)
-    matrix = np.zeros((n, dim), dtype=np.float32)
-    for j, v in enumerate(vectors):
-        if v is not None:
-            matrix[j] = v
-    matrix = normalize_rows(matrix) if dim else None
+    matrix = None
+    if dim:
+        matrix = normalize_rows(np.stack([v if v is not None else np.zeros(dim, np.float32) for v in vectors]))
 
     def lookup(keys: np.ndarray, values: np.ndarray) -> np.ndarray:
-        table = dict(zip(keys.tolist(), values.tolist(), strict=True))
-        return np.array([table.get(i, np.nan) for i in ids.tolist()], dtype=np.float32)
+        """values[keys == id] for each pool id, NaN where absent (vectorized)."""
+        order = np.argsort(keys, kind="stable")
+        pos = np.searchsorted(keys, ids, sorter=order)
+        pos = order[np.minimum(pos, max(len(keys) - 1, 0))] if len(keys) else pos
+        found = (keys[pos] == ids) if len(keys) else np.zeros(len(ids), bool)
+        return np.where(found, values[pos] if len(keys) else np.nan, np.nan).astype(np.float32)
 
-    raw = {s: lookup(*nominated[s]) for s in ("trending", "fresh") if s in nominated}
-    raw["trending"] = lookup(trend_ids, trend_scores)  # every candidate's popularity, not just nominated ones
+    trend_ids, trend_scores, trend_users = trend
+    raw = {"trending": lookup(trend_ids, trend_scores)}  # every candidate's popularity, not only nominated ones
+    if "fresh" in nominated:
+        raw["fresh"] = lookup(*nominated["fresh"])
     if taste is not None and matrix is not None:
         has = np.linalg.norm(matrix, axis=1) > 0
         raw["content"] = np.where(has, matrix @ taste, np.nan).astype(np.float32)
@@ -214,69 +226,68 @@ def _pool(ids, vectors, nominated, taste, cf: CFModel | None, cf_scores, trend_i
     )
 
 
-def _explained(ranked: list[Ranked], pool: Pool, history: _History, taste: _Taste, cf) -> list[Recommendation]:
+def _explained(ranked: list[Ranked], pool: Pool, rows, history: _History, taste: _Taste, cf) -> list[Recommendation]:
     """Attach the history video behind each item: by embedding for content, by CF factors for CF."""
     if not ranked:
         return []
     index = {int(i): j for j, i in enumerate(pool.items.tolist())}
     items = np.array([r.item for r in ranked], dtype=np.int64)
     by_content = [None] * len(ranked)
-    liked_vectors, liked_ids = taste.liked()
-    if pool.vectors is not None and len(liked_ids):
-        by_content = because(pool.vectors[[index[i] for i in items.tolist()]], liked_vectors, liked_ids)
+    if pool.vectors is not None and len(taste.liked_ids):
+        by_content = because(pool.vectors[[index[i] for i in items.tolist()]], taste.liked_vectors, taste.liked_ids)
     by_cf = [None] * len(ranked)
     if cf is not None and history.n_positive:
-        liked = history.video_ids[history.row.toarray()[0] > 0]
+        liked = history.liked
         cols, known = cf.item_index(liked)
         item_cols, item_known = cf.item_index(items)
-        factors = normalize_rows(cf.recommender.item_factors)
+        factors = cf.unit_item_factors
         found = because(factors[item_cols], factors[cols[known]], liked[known])
         by_cf = [f if k else None for f, k in zip(found, item_known, strict=True)]
     picks = [c if r.reason == "cf" else e for r, e, c in zip(ranked, by_content, by_cf, strict=True)]
-    videos = _videos_by_id(items.tolist() + [p for p in picks if p is not None])
     return [
-        Recommendation(videos[r.item], r.score, r.sources, r.reason, videos.get(p) if p is not None else None)
+        Recommendation(queries.card(rows[r.item]), r.score, r.sources, r.reason, p, history.titles.get(p))
         for r, p in zip(ranked, picks, strict=True)
-        if r.item in videos
     ]
 
 
 def videos_similar(*, video: Video, limit: int = 12, config: RecommenderConfig | None = None) -> list[Recommendation]:
     """Videos like ``video``: content neighbours blended with co-watch counts,
-    trusting co-watch more the more people engaged with ``video``."""
+    trusting co-watch more the more people engaged with ``video``:
+
+        score = (1 − h_i) · content + h_i · cowatch,   h_i = n_i / (n_i + k_i)
+    """
     config = config or RecommenderConfig.from_settings()
     version = active_version()
     k = max(limit * 3, 30)
-    nominated: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+    nominated: dict[str, np.ndarray] = {}
     if version and video.embedding is not None and video.embedding_version == version.name:
         nominated["content"] = queries.nearest_videos(
             np.asarray(video.embedding), version=version.name, exclude=[video.pk], limit=k, config=config
-        )
+        )[0]
     co_ids, co_counts, watchers = queries.cowatched(video.pk, config, limit=k)
-    if len(co_ids):
-        nominated["cowatch"] = (co_ids, co_counts)
-    pool_ids = np.unique(np.concatenate([ids for ids, _ in nominated.values()] + [np.empty(0, np.int64)]))
-    ids, vectors = queries.published_vectors(pool_ids.tolist(), version=version.name if version else None)
+    nominated["cowatch"] = co_ids
+    pool_ids = np.unique(np.concatenate([*nominated.values(), np.empty(0, np.int64)]))
+    ids, vectors, rows = queries.published_cards(pool_ids.tolist(), version=version.name if version else None)
     if not len(ids):
         return []
     co_table = dict(zip(co_ids.tolist(), co_counts.tolist(), strict=True))
-    cowatch = np.array([co_table.get(i, np.nan) for i in ids.tolist()], dtype=np.float32)
-    content = np.full(len(ids), np.nan, dtype=np.float32)
+    raw = {"cowatch": np.array([co_table.get(i, np.nan) for i in ids.tolist()], dtype=np.float32)}
     if "content" in nominated:
         target = normalize_rows(np.asarray(video.embedding, dtype=np.float32))
-        for j, v in enumerate(vectors):
-            if v is not None:
-                content[j] = float(normalize_rows(v) @ target)
+        raw["content"] = np.array(
+            [float(normalize_rows(v) @ target) if v is not None else np.nan for v in vectors], dtype=np.float32
+        )
     h_i = float(history_strength(watchers, config.item_history_k))
-    scores = (1.0 - h_i) * normalize(content) + h_i * normalize(cowatch)
-    order = np.lexsort((ids, -scores))[:limit]
-    videos = _videos_by_id(ids[order].tolist())
+    parts = {
+        "content": (1.0 - h_i) * normalize(raw.get("content", np.full(len(ids), np.nan))),
+        "cowatch": h_i * normalize(raw["cowatch"]),
+    }
+    scores = parts["content"] + parts["cowatch"]
     out = []
-    for j in order:
-        sources = tuple(s for s, arr in (("content", content), ("cowatch", cowatch)) if np.isfinite(arr[j]))
-        reason = "cowatch" if h_i * normalize(cowatch)[j] > (1.0 - h_i) * normalize(content)[j] else "content"
-        if int(ids[j]) in videos:
-            out.append(Recommendation(videos[int(ids[j])], float(scores[j]), sources, reason))
+    for j in np.lexsort((ids, -scores))[:limit]:
+        sources = tuple(s for s in ("content", "cowatch") if s in raw and np.isfinite(raw[s][j]))
+        reason = "cowatch" if parts["cowatch"][j] > parts["content"][j] else "content"
+        out.append(Recommendation(queries.card(rows[int(ids[j])]), float(scores[j]), sources, reason))
     return out
 
 
@@ -313,8 +324,8 @@ def videos_search(*, query: str, limit: int = 20, config: RecommenderConfig | No
             log.exception("text tower of %s unavailable; using keyword search", version.name)
         else:
             ids, _ = queries.nearest_videos(vector, version=version.name, exclude=[], limit=limit, config=config)
-            videos = _videos_by_id(ids.tolist())
-            return SearchResults("semantic", [videos[i] for i in ids.tolist() if i in videos])
+            rows = queries.published_cards(ids.tolist(), version=None)[2]
+            return SearchResults("semantic", [queries.card(rows[i]) for i in ids.tolist() if i in rows])
     return SearchResults("keyword", list(_keyword_search(query, limit)))
 
 
@@ -330,7 +341,7 @@ def _keyword_search(query: str, limit: int):
         .annotate(rank=SearchRank(document, terms))
         .filter(rank__gt=0)
         .order_by(F("rank").desc(), "-id")
-        .only(*VIDEO_FIELDS)[:limit]
+        .only(*queries.CARD_FIELDS)[:limit]
     )
     found = list(found)
     if found:
@@ -339,4 +350,4 @@ def _keyword_search(query: str, limit: int):
     match = Q()
     for word in words:
         match &= Q(title__icontains=word) | Q(tags__icontains=word)
-    return Video.objects.filter(published=True).filter(match).only(*VIDEO_FIELDS)[:limit]
+    return Video.objects.filter(published=True).filter(match).only(*queries.CARD_FIELDS)[:limit]

@@ -14,6 +14,7 @@ import os
 import threading
 import time
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -26,10 +27,13 @@ from mediarec.models import CFModelVersion
 from mediarec.recommender.base import FitError
 from mediarec.recommender.cf import ALSRecommender
 from mediarec.recommender.config import RecommenderConfig
+from mediarec.recommender.content import normalize_rows
 from mediarec.recommender.weights import build_user_items, event_weights
 
 log = logging.getLogger(__name__)
 KEEP_VERSIONS = 3  # older factor files are deleted after a refit
+TRENDING_SIZE = 1000
+ACTIVE_TTL_S = 5.0  # how long a process trusts its idea of the active version
 
 
 @dataclass
@@ -79,6 +83,18 @@ class CFModel:
     recommender: ALSRecommender
     user_ids: np.ndarray  # (U,) sorted
     item_ids: np.ndarray  # (I,) sorted video ids
+
+    @cached_property
+    def unit_item_factors(self) -> np.ndarray:
+        """(I, F) item factors scaled to unit length, for co-watch explanations."""
+        return normalize_rows(self.recommender.item_factors)
+
+    @cached_property
+    def trending(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The most popular items at fit time: video ids, popularity, users behind each."""
+        popularity = self.recommender.popularity
+        top = np.lexsort((self.item_ids, -popularity))[:TRENDING_SIZE]
+        return self.item_ids[top], popularity[top], self.recommender.item_counts[top]
 
     def item_index(self, video_ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Column of each video id, and a mask of the ids the model knows."""
@@ -180,12 +196,29 @@ def cf_partial_fit_users(*, user_ids: list[int], config: RecommenderConfig | Non
 
 
 _cache_lock = threading.Lock()
-_cache: dict[str, tuple[str, float, CFModel]] = {}
+_cache: dict[str, tuple] = {}
+
+
+def clear_cache() -> None:
+    with _cache_lock:
+        _cache.clear()
+
+
+def _active_row() -> tuple[str, str] | None:
+    now = time.monotonic()
+    with _cache_lock:
+        hit = _cache.get("row")
+        if hit and now - hit[0] < ACTIVE_TTL_S:
+            return hit[1]
+    row = CFModelVersion.objects.filter(is_active=True).values_list("name", "path").first()
+    with _cache_lock:
+        _cache["row"] = (now, row)
+    return row
 
 
 def active_cf_model(config: RecommenderConfig) -> CFModel | None:
     """The active CF model, loaded once per process and reloaded when it changes."""
-    row = CFModelVersion.objects.filter(is_active=True).values_list("name", "path").first()
+    row = _active_row()
     if row is None:
         return None
     name, path = row
@@ -195,9 +228,10 @@ def active_cf_model(config: RecommenderConfig) -> CFModel | None:
         log.error("active CF model %s has no factor file at %s", name, path)
         return None
     with _cache_lock:
-        cached = _cache.get("active")
+        cached = _cache.get("model")
         if cached and cached[0] == name and cached[1] == mtime:
             return cached[2]
-        model = CFModel.load(name, Path(path), config)
-        _cache["active"] = (name, mtime, model)
-        return model
+    model = CFModel.load(name, Path(path), config)
+    with _cache_lock:
+        _cache["model"] = (name, mtime, model)
+    return model

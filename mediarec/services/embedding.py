@@ -109,7 +109,7 @@ def embedding_run_batch(*, video_ids: list[int], reclaim: bool = False, window_s
         claims = _claim(ids=video_ids, reclaim=reclaim, active=version.name)
         result.skipped = sorted(set(video_ids) - {c.pk for c in claims})
         if claims:
-            claims += _fill_batch(len(claims), active=version.name, started=started, window_s=window_s)
+            claims += _fill_batch(claims, active=version.name, started=started, window_s=window_s)
     except DB_ERRORS as exc:
         raise TransientEmbeddingError(f"database unavailable while claiming: {exc}") from exc
     result.claim_s = time.monotonic() - started
@@ -149,16 +149,26 @@ def embedding_run_batch(*, video_ids: list[int], reclaim: bool = False, window_s
     return result
 
 
-def _claim(*, ids: list[int] | None, reclaim: bool, active: str, limit: int | None = None) -> list[Claim]:
+def _claim(
+    *,
+    ids: list[int] | None,
+    reclaim: bool,
+    active: str,
+    limit: int | None = None,
+    exclude: frozenset[int] = frozenset(),
+) -> list[Claim]:
     """Lock and take videos: ``queued`` (and ``embedding`` ones whose claim was
     abandoned) move to ``embedding``; stale ``ready`` ones are taken as they are.
-    ``ids=None`` takes the oldest queued videos instead (filling a batch)."""
+    ``ids=None`` takes the oldest queued videos instead (filling a batch), except
+    ``exclude`` (already in the batch: requeued meanwhile, they go in the next one)."""
     now = timezone.now()
     # No live task can hold a claim older than the hard time limit.
-    abandoned = Q(status=VideoStatus.EMBEDDING, status_changed_at__lt=now - timedelta(seconds=settings.CELERY_TASK_TIME_LIMIT))
+    abandoned = Q(
+        status=VideoStatus.EMBEDDING, status_changed_at__lt=now - timedelta(seconds=settings.CELERY_TASK_TIME_LIMIT)
+    )
     claimable = Q(status=VideoStatus.QUEUED) | abandoned
     if ids is None:
-        rows = Video.objects.filter(claimable).order_by("status_changed_at", "pk")
+        rows = Video.objects.filter(claimable).exclude(pk__in=exclude).order_by("status_changed_at", "pk")
     else:
         if reclaim:
             claimable |= Q(status=VideoStatus.EMBEDDING)
@@ -201,15 +211,16 @@ def _claim_of(video: Video, stamp: datetime, status: str) -> Claim:
     )
 
 
-def _fill_batch(have: int, *, active: str, started: float, window_s: float | None) -> list[Claim]:
+def _fill_batch(have: list[Claim], *, active: str, started: float, window_s: float | None) -> list[Claim]:
     """More queued videos for this batch, until it is full or the window closes."""
     size = app_settings.EMBED_BATCH_SIZE
     window = app_settings.EMBED_BATCH_WINDOW_S if window_s is None else window_s
     extra: list[Claim] = []
-    while have + len(extra) < size:
-        extra += _claim(ids=None, reclaim=False, active=active, limit=size - have - len(extra))
+    while len(have) + len(extra) < size:
+        taken = frozenset(c.pk for c in have + extra)
+        extra += _claim(ids=None, reclaim=False, active=active, limit=size - len(taken), exclude=taken)
         left = started + window - time.monotonic()
-        if have + len(extra) >= size or left <= 0:
+        if len(have) + len(extra) >= size or left <= 0:
             break
         time.sleep(min(POLL_S, left))
     return extra

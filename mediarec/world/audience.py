@@ -183,9 +183,7 @@ def relevance_pairs(audience: AudienceArrays, codes: np.ndarray, users: np.ndarr
 
 
 # --- Simulation --------------------------------------------------------------
-def simulate(
-    catalog: CatalogArrays, audience: AudienceArrays, *, days: int, rng: np.random.Generator
-) -> np.ndarray:
+def simulate(catalog: CatalogArrays, audience: AudienceArrays, *, days: int, rng: np.random.Generator) -> np.ndarray:
     """Every interaction of the period, sorted by time (INTERACTION_DTYPE)."""
     n_users, n_videos = len(audience.activity), len(catalog.codes)
     # Views -> sessions: each view after a user's first starts a new session with 1 - SESSION_CONTINUE.
@@ -284,9 +282,7 @@ def _outcomes(catalog, audience, user, video, session, s_start, rng) -> np.ndarr
     rel = relevance_pairs(audience, catalog.codes, user, video)
     z = A_REL * (rel - REL_CENTER) + A_POP * np.log(catalog.appeal[video]) + rng.normal(size=n)
     duration = catalog.duration_s[video]
-    complete = rng.random(n) < _sigmoid(
-        COMPLETE_BIAS + COMPLETE_SLOPE * z - COMPLETE_DURATION * np.log(duration / 6.0)
-    )
+    complete = rng.random(n) < _sigmoid(COMPLETE_BIAS + COMPLETE_SLOPE * z - COMPLETE_DURATION * np.log(duration / 6.0))
     fraction = np.where(complete, 1.0, rng.uniform(0.05, 0.95, size=n))
     like = rng.random(n) < _sigmoid(LIKE_BIAS + LIKE_SLOPE * z + audience.like_bias[user])
     share = rng.random(n) < _sigmoid(SHARE_BIAS + SHARE_SLOPE * z)

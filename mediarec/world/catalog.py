@@ -207,8 +207,8 @@ def sample_catalog(
     # Heavy-tailed appeal: a few videos (and channels) draw most attention.
     channel_appeal = np.exp(rng.normal(0.0, 0.5, size=len(CHANNELS)))
     appeal = np.exp(rng.normal(0.0, 1.3, size=n_videos)) * channel_appeal[channel]
-    # Durations skewed short: log-normal, median about 6 s, clipped to 1..60 s.
-    duration = np.clip(np.round(np.exp(rng.normal(np.log(6.0), 0.9, size=n_videos)), 1), MIN_DURATION_S, MAX_DURATION_S)
+    # Durations skewed short: log-normal, median 4.5 s, clipped to 1..60 s.
+    duration = np.clip(np.round(np.exp(rng.normal(np.log(4.5), 0.9, size=n_videos)), 1), MIN_DURATION_S, MAX_DURATION_S)
     size_idx = rng.choice(len(SIZES), size=n_videos, p=_normalized(SIZE_WEIGHTS))
     fps = rng.choice(FPS_CHOICES, size=n_videos)
     vp9 = rng.random(n_videos) < VP9_SHARE
@@ -388,7 +388,9 @@ def describe(attributes: dict, channel: Channel, r: random.Random) -> tuple[str,
         if a["pan"] != "none":
             extras.append(f"{r.choice(('As it plays', 'Throughout', 'Meanwhile'))} {r.choice(PAN_PHRASES[a['pan']])}.")
         if a["lighting"] != "steady":
-            extras.append(f"{r.choice(('Halfway through', 'Over the clip', 'Meanwhile'))} {r.choice(LIGHTING_PHRASES[a['lighting']])}.")
+            extras.append(
+                f"{r.choice(('Halfway through', 'Over the clip', 'Meanwhile'))} {r.choice(LIGHTING_PHRASES[a['lighting']])}."
+            )
         if a["noise"] != "clean":
             extras.append(f"The picture has {r.choice(NOISE_PHRASES[a['noise']])}.")
         extras = [s for s in extras if r.random() < 0.75]  # omissions

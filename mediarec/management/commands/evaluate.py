@@ -45,6 +45,9 @@ class Command(BaseCommand):
         parser.add_argument("--plot", metavar="PATH", help="PNG of metrics against K (default <data dir>/evaluation.png)")
         parser.add_argument("--device", default="cpu", help="torch device for the text tower (MovieLens item texts)")
         parser.add_argument("--checkpoint", help="VideoBERT checkpoint for the text tower (default: warm start)")
+        parser.add_argument(
+            "--tune", action="store_true", help="instead: tune the hybrid's config on the world (use another --seed)"
+        )
 
     def handle(self, *args, **opts):
         ks = int_list(opts["k"])
@@ -52,9 +55,11 @@ class Command(BaseCommand):
         unknown = sorted(set(models) - set(MODELS))
         if unknown:
             raise CommandError(f"unknown model(s) {', '.join(unknown)}; choose from {', '.join(MODELS)}")
-        config = RecommenderConfig()
-        protocols = self.protocols(opts, config)
+        config = RecommenderConfig.from_settings()
         log = (lambda line: self.stderr.write(line)) if not opts["json"] else (lambda line: None)
+        if opts["tune"]:
+            return self.tune(opts, config, ks)
+        protocols = self.protocols(opts, config)
         results = run_evaluation(protocols, ks, config=config, models=models, progress=sys.stderr.isatty(), log=log)
         plot = plot_metrics(results["results"], results["ks"], opts["plot"] or settings.MEDIAREC_DATA_DIR / "evaluation.png")
         results["plot"] = str(plot)
@@ -64,6 +69,20 @@ class Command(BaseCommand):
         k = 10 if 10 in results["ks"] else results["ks"][-1]
         self.stdout.write(format_table(results["results"], k))
         self.stdout.write(f"metrics: {', '.join(METRICS)}; every K is in --json. Plot: {plot}")
+
+    def tune(self, opts, config: RecommenderConfig, ks: list[int]) -> None:
+        from mediarec.evaluation.tuning import tune_hybrid
+
+        k = 10 if 10 in ks else ks[-1]
+        protocols = list(self.world_protocols(opts, config))
+        result = tune_hybrid(protocols, base=config, k=k, log=lambda line: self.stderr.write(line))
+        if opts["json"]:
+            self.stdout.write(json.dumps(result, indent=2))
+            return
+        self.stdout.write(f"{result['metric']} averaged over the world's holdouts: {result['baseline']:.4f} -> {result['score']:.4f}")
+        for name, value in result["best"].items():
+            was = result["defaults"][name]
+            self.stdout.write(f"  {name:<18} {value!s:>8}" + ("" if value == was else f"   (default {was})"))
 
     def protocols(self, opts, config: RecommenderConfig):
         world_options = any(opts[k] is not None for k in ("world_videos", "world_users", "world_days"))

@@ -1,0 +1,201 @@
+"""The JSON API: schema, auth, every kind of bad input (a clear 4xx and no
+change), batch ingest of 1,000 with idempotency, uploads and throttling."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from django.core.cache import cache
+from django.test import Client
+
+from mediarec.api import api
+from mediarec.models import Interaction, ModelKind, ModelVersion, Video
+from mediarec.recommender.serving import clear_caches
+from tests.factories import UserFactory
+
+pytestmark = pytest.mark.django_db
+DIM = 256
+
+
+@pytest.fixture(autouse=True)
+def _clean(settings, tmp_path):
+    settings.MEDIAREC_DATA_DIR = tmp_path
+    clear_caches()
+    cache.clear()  # throttling counters
+
+
+@pytest.fixture
+def catalog():
+    rng = np.random.default_rng(0)
+    ModelVersion.objects.create(name="v1", kind=ModelKind.STANDIN, embedding_dim=DIM, is_active=True)
+    vectors = rng.normal(size=(30, DIM)).astype(np.float32)
+    return Video.objects.bulk_create(
+        Video(title=f"Clip {i}", tags=f"t{i % 3}", embedding=v / np.linalg.norm(v), embedding_version="v1")
+        for i, v in enumerate(vectors)
+    )
+
+
+def token_for(client: Client, user) -> dict:
+    response = client.post("/api/token", {"username": user.username, "password": "pw"}, content_type="application/json")
+    assert response.status_code == 200, response.content
+    return {"Authorization": f"Bearer {response.json()['token']}"}
+
+
+def post_json(client, url, data, **kwargs):
+    return client.post(url, json.dumps(data), content_type="application/json", **kwargs)
+
+
+def test_openapi_schema_and_docs_are_served(client):
+    schema = client.get("/api/openapi.json").json()
+    assert schema["info"]["title"] == "mediarec"
+    for path in (
+        "/api/users/{user_id}/recommendations",
+        "/api/videos/{video_id}/similar",
+        "/api/search",
+        "/api/interactions",
+        "/api/interactions/batch",
+        "/api/videos",
+        "/api/videos/{video_id}",
+    ):
+        assert path in schema["paths"], path
+    assert client.get("/api/docs").status_code == 200
+
+
+def test_token_auth_and_permissions(client, catalog):
+    alice, bob = UserFactory(), UserFactory()
+    staff = UserFactory(is_staff=True)
+    assert client.post("/api/token", {"username": alice.username, "password": "nope"}, content_type="application/json").status_code == 401
+    assert client.get(f"/api/users/{alice.pk}/recommendations").status_code == 401
+    assert client.get(f"/api/users/{alice.pk}/recommendations", headers={"Authorization": "Bearer forged"}).status_code == 401
+    headers = token_for(client, alice)
+    response = client.get(f"/api/users/{alice.pk}/recommendations?limit=5", headers=headers)
+    assert response.status_code == 200 and len(response.json()["items"]) == 5
+    assert client.get(f"/api/users/{bob.pk}/recommendations", headers=headers).status_code == 403
+    staff_headers = token_for(client, staff)
+    assert client.get(f"/api/users/{bob.pk}/recommendations", headers=staff_headers).status_code == 200
+    # A changed password revokes old tokens.
+    alice.set_password("new")
+    alice.save()
+    assert client.get(f"/api/users/{alice.pk}/recommendations", headers=headers).status_code == 401
+
+
+def test_recommendation_paging_and_limits(client, catalog):
+    user = UserFactory(is_staff=True)
+    headers = token_for(client, user)
+    Interaction.objects.create(user=user, video=catalog[0], kind="like")
+    url = f"/api/users/{user.pk}/recommendations"
+    first = client.get(f"{url}?limit=5", headers=headers).json()
+    assert all(item["sources"] and item["explanation"] for item in first["items"])
+    second = client.get(f"{url}?limit=5&cursor={first['next_cursor']}", headers=headers).json()
+    assert second["offset"] == 5
+    assert not {i["video"]["id"] for i in first["items"]} & {i["video"]["id"] for i in second["items"]}
+    for query, status in [("limit=0", 422), ("limit=101", 422), ("limit=abc", 422), ("offset=-1", 422), ("cursor=%%%", 400)]:
+        response = client.get(f"{url}?{query}", headers=headers)
+        assert response.status_code == status, (query, response.content)
+        assert response.json()["detail"]
+    response = client.get("/api/users/999999/recommendations", headers=headers)
+    assert response.status_code == 404 and "999999" in response.json()["detail"]
+
+
+def test_similar_and_search(client, catalog):
+    response = client.get(f"/api/videos/{catalog[0].pk}/similar?limit=4")
+    assert response.status_code == 200 and len(response.json()["items"]) == 4
+    assert client.get("/api/videos/999999/similar").status_code == 404
+    response = client.get("/api/search?q=Clip 7")
+    assert response.status_code == 200
+    assert response.json()["mode"] == "keyword" and response.json()["items"][0]["title"] == "Clip 7"
+    assert client.get("/api/search").status_code == 422
+    assert client.get("/api/search?q=").status_code == 422
+
+
+def test_single_interaction_and_bad_input_change_nothing(client, catalog):
+    alice, bob = UserFactory(), UserFactory()
+    headers = token_for(client, alice)
+    ok = {"video_id": catalog[0].pk, "kind": "like", "client_event_id": "e-1"}
+    response = post_json(client, "/api/interactions", ok, headers=headers)
+    assert response.status_code == 201 and response.json() == {"created": 1, "duplicates": 0}
+    assert post_json(client, "/api/interactions", ok, headers=headers).json() == {"created": 0, "duplicates": 1}
+    bad = [
+        ({"video_id": 999999, "kind": "like"}, 404),
+        ({"video_id": catalog[0].pk, "kind": "poke"}, 400),
+        ({"video_id": "first", "kind": "like"}, 422),
+        ({"kind": "like"}, 422),
+        ({"video_id": catalog[0].pk, "kind": "like", "user_id": bob.pk}, 403),
+    ]
+    for body, status in bad:
+        response = post_json(client, "/api/interactions", body, headers=headers)
+        assert response.status_code == status, (body, response.content)
+        assert response.json()["detail"]
+    response = client.post("/api/interactions", "{not json", content_type="application/json", headers=headers)
+    assert response.status_code == 400 and "parse" in response.json()["detail"]
+    assert Interaction.objects.count() == 1
+    staff_headers = token_for(client, UserFactory(is_staff=True))
+    body = {"video_id": catalog[1].pk, "kind": "view", "user_id": bob.pk}
+    assert post_json(client, "/api/interactions", body, headers=staff_headers).status_code == 201
+    assert Interaction.objects.filter(user=bob).count() == 1
+
+
+def test_batch_of_1000_is_idempotent_and_all_or_nothing(client, catalog):
+    user = UserFactory()
+    headers = token_for(client, user)
+    kinds = ["view", "complete", "like", "share", "dislike"]
+    events = [
+        {"video_id": catalog[i % 30].pk, "kind": kinds[i % 5], "client_event_id": f"b-{i}"} for i in range(1000)
+    ]
+    response = post_json(client, "/api/interactions/batch", {"events": events}, headers=headers)
+    assert response.status_code == 201 and response.json() == {"created": 1000, "duplicates": 0}
+    response = post_json(client, "/api/interactions/batch", {"events": events[:10] + [{**events[0], "client_event_id": "new"}]}, headers=headers)
+    assert response.json() == {"created": 1, "duplicates": 10}
+    assert Interaction.objects.count() == 1001
+    too_many = events + [{"video_id": catalog[0].pk, "kind": "view"}]
+    assert post_json(client, "/api/interactions/batch", {"events": too_many}, headers=headers).status_code == 422
+    one_bad = [{"video_id": catalog[0].pk, "kind": "view", "client_event_id": "x"}, {"video_id": 999999, "kind": "view"}]
+    response = post_json(client, "/api/interactions/batch", {"events": one_bad}, headers=headers)
+    assert response.status_code == 404 and "999999" in response.json()["detail"]
+    assert post_json(client, "/api/interactions/batch", {"events": []}, headers=headers).status_code == 422
+    assert Interaction.objects.count() == 1001
+
+
+def test_session_auth_needs_csrf_for_writes(catalog):
+    user = UserFactory()
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(user)
+    assert client.get(f"/api/users/{user.pk}/recommendations").status_code == 200
+    body = {"video_id": catalog[0].pk, "kind": "like"}
+    assert post_json(client, "/api/interactions", body).status_code == 403
+    client.get("/login/")  # sets the CSRF cookie
+    token = client.cookies["csrftoken"].value
+    assert post_json(client, "/api/interactions", body, headers={"X-CSRFToken": token}).status_code == 201
+
+
+def test_upload_and_status(client, mp4_file, tmp_path):
+    user = UserFactory()
+    headers = token_for(client, user)
+    with open(mp4_file, "rb") as fh:
+        response = client.post("/api/videos", {"file": fh, "title": "Red square", "tags": "red, square"}, headers=headers)
+    assert response.status_code == 201, response.content
+    body = response.json()
+    assert body["status"] == "queued" and body["tags"] == ["red", "square"]
+    status = client.get(f"/api/videos/{body['id']}", headers=headers).json()
+    assert status["id"] == body["id"] and status["file_url"]
+    junk = tmp_path / "notes.mp4"
+    junk.write_bytes(b"this is a text file, not a video\n" * 20)
+    with open(junk, "rb") as fh:
+        response = client.post("/api/videos", {"file": fh, "title": "junk"}, headers=headers)
+    assert response.status_code == 400 and "notes.mp4" in response.json()["detail"]
+    assert client.post("/api/videos", {"title": "no file"}, headers=headers).status_code == 422
+    assert Video.objects.count() == 1
+    hidden = Video.objects.create(title="draft", published=False, uploader=UserFactory())
+    assert client.get(f"/api/videos/{hidden.pk}", headers=headers).status_code == 404
+
+
+def test_throttling_answers_429(client, catalog, monkeypatch):
+    user = UserFactory()
+    headers = token_for(client, user)
+    for throttle in api.throttles:
+        monkeypatch.setattr(throttle, "num_requests", 3)
+    url = f"/api/users/{user.pk}/recommendations?limit=2"
+    statuses = [client.get(url, headers=headers).status_code for _ in range(5)]
+    assert statuses[:3] == [200, 200, 200] and statuses[3:] == [429, 429]
