@@ -1,8 +1,8 @@
 """``python -m benchmarks``: run the suite (see ``benchmarks/__init__.py``).
 
-    python -m benchmarks                         everything, on a fresh 100k-video / 10k-user world
-    python -m benchmarks --only embed --device cuda
-    python -m benchmarks --only cf,ingest --reuse   keep the world already in the bench database
+python -m benchmarks                         everything, on a fresh 100k-video / 10k-user world
+python -m benchmarks --only embed --device cuda
+python -m benchmarks --only cf,ingest --reuse   keep the world already in the bench database
 """
 
 from __future__ import annotations
@@ -21,7 +21,9 @@ SECTIONS = ("seed", "cf", "serving", "ingest", "embed")
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        prog="python -m benchmarks", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     p.add_argument("--only", default=",".join(SECTIONS), help=f"comma-separated subset of {','.join(SECTIONS)}")
     p.add_argument("--db", default=BENCH_DB, help=f"database the suite owns and empties (default {BENCH_DB})")
     p.add_argument("--reuse", action="store_true", help="keep the world already loaded in the bench database")
@@ -71,7 +73,11 @@ def summary_lines(results: dict) -> list[str]:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    results: dict = {"date": date.today().isoformat(), "machine": f"{platform.machine()} {platform.node()}", "args": vars(args)}
+    results: dict = {
+        "date": date.today().isoformat(),
+        "machine": f"{platform.machine()} {platform.node()}",
+        "args": vars(args),
+    }
     needs_db = bool(set(args.only) & {"seed", "cf", "serving", "ingest"})
     if needs_db:
         use_database(args.db)
@@ -99,7 +105,9 @@ def main(argv: list[str] | None = None) -> int:
         elif section == "ingest":
             from benchmarks.ingest import bench_http_ingest
 
-            results["ingest"] = bench_http_ingest(events=args.http_events, batch=args.http_batch, clients=args.http_clients)
+            results["ingest"] = bench_http_ingest(
+                events=args.http_events, batch=args.http_batch, clients=args.http_clients
+            )
         elif section == "embed":
             from benchmarks.delegate import bench_embedding
 

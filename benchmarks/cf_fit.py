@@ -29,7 +29,9 @@ def bench_cf_fit(*, repeats: int = 1, log=print) -> dict:
         started = time.perf_counter()
         version = cf_refit(config=config)
         project.append(time.perf_counter() - started)
-        log(f"cf_refit: {version.n_interactions} interactions, {version.n_users} users, {version.n_items} items in {project[-1]:.1f} s")
+        log(
+            f"cf_refit: {version.n_interactions} interactions, {version.n_users} users, {version.n_items} items in {project[-1]:.1f} s"
+        )
 
         started = time.perf_counter()
         events = events_from_db()
@@ -53,7 +55,9 @@ def bench_cf_fit(*, repeats: int = 1, log=print) -> dict:
         with threadpool_limits(1, "blas"):
             model.fit(matrix, show_progress=False)
         bare.append(time.perf_counter() - started)
-        log(f"bare implicit fit on the same {matrix.shape[0]}x{matrix.shape[1]} matrix ({matrix.nnz} nonzeros): {bare[-1]:.1f} s")
+        log(
+            f"bare implicit fit on the same {matrix.shape[0]}x{matrix.shape[1]} matrix ({matrix.nnz} nonzeros): {bare[-1]:.1f} s"
+        )
     for old in CFModelVersion.objects.all():  # the bench's factor files do not outlive it
         Path(old.path).unlink(missing_ok=True)
     CFModelVersion.objects.all().delete()

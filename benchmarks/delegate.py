@@ -42,4 +42,6 @@ def bench_serving(extra: list[str], *, timeout: float = 1800) -> dict:
 
 
 def bench_embedding(device: str, extra: list[str], *, timeout: float = 1800) -> dict:
-    return run_delegate([sys.executable, "-m", "videobert_engine", "bench", "--device", device, *extra], timeout=timeout)
+    return run_delegate(
+        [sys.executable, "-m", "videobert_engine", "bench", "--device", device, *extra], timeout=timeout
+    )

@@ -35,18 +35,22 @@ def start_gunicorn(port: int, workers: int) -> subprocess.Popen:
     log = open(settings.MEDIAREC_DATA_DIR / "bench-gunicorn.log", "ab")  # noqa: SIM115 (the child keeps it)
     argv = [sys.executable, "-m", "gunicorn", "mediarec.site.wsgi:application", "--bind", f"127.0.0.1:{port}"]
     argv += ["--workers", str(workers), "--log-level", "warning"]
-    return subprocess.Popen(argv, cwd=ROOT, env=os.environ.copy(), stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    return subprocess.Popen(
+        argv, cwd=ROOT, env=os.environ.copy(), stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+    )
 
 
 def wait_until_up(base: str, proc: subprocess.Popen, timeout: float = 60) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise RuntimeError(f"gunicorn exited with {proc.returncode}; see {settings.MEDIAREC_DATA_DIR / 'bench-gunicorn.log'}")
+            raise RuntimeError(
+                f"gunicorn exited with {proc.returncode}; see {settings.MEDIAREC_DATA_DIR / 'bench-gunicorn.log'}"
+            )
         try:
-            if requests.get(f"{base}/api/openapi.json", timeout=2).status_code == 200:
+            if requests.get(f"{base}/api/openapi.json", timeout=10).status_code == 200:
                 return
-        except requests.ConnectionError:
+        except requests.RequestException:  # not listening yet, or still importing
             pass
         time.sleep(0.3)
     raise RuntimeError(f"gunicorn did not answer at {base} within {timeout:.0f} s")
@@ -75,7 +79,9 @@ def bench_http_ingest(*, events: int, batch: int, clients: int, workers: int = 2
     proc = start_gunicorn(port, workers)
     try:
         wait_until_up(base, proc)
-        token = requests.post(f"{base}/api/token", json=dict(zip(("username", "password"), BENCH_USER, strict=True)), timeout=30)
+        token = requests.post(
+            f"{base}/api/token", json=dict(zip(("username", "password"), BENCH_USER, strict=True)), timeout=30
+        )
         token.raise_for_status()
         headers = {"Authorization": f"Bearer {token.json()['token']}"}
         warmup, *batches = make_batches(events + batch, batch, seed=seed)
@@ -83,7 +89,9 @@ def bench_http_ingest(*, events: int, batch: int, clients: int, workers: int = 2
 
         def post(i_and_batch) -> int:
             i, body = i_and_batch
-            response = sessions[i % clients].post(f"{base}/api/interactions/batch", json={"events": body}, headers=headers, timeout=120)
+            response = sessions[i % clients].post(
+                f"{base}/api/interactions/batch", json={"events": body}, headers=headers, timeout=120
+            )
             if response.status_code != 201:
                 raise RuntimeError(f"batch {i}: HTTP {response.status_code}: {response.text[:300]}")
             return response.json()["created"]
@@ -107,7 +115,9 @@ def bench_http_ingest(*, events: int, batch: int, clients: int, workers: int = 2
             proc.wait(20)
         except subprocess.TimeoutExpired:
             proc.kill()
-    log(f"HTTP batch ingest: {created} events in {len(batches)} requests of {batch} over {wall:.1f} s with {clients} clients")
+    log(
+        f"HTTP batch ingest: {created} events in {len(batches)} requests of {batch} over {wall:.1f} s with {clients} clients"
+    )
     return {
         "events": created,
         "batch": batch,

@@ -19,7 +19,7 @@ from django.contrib.auth import authenticate, get_user_model
 from django.core import signing
 from django.db.models import Q
 from django.utils.crypto import constant_time_compare, salted_hmac
-from ninja import File, Form, NinjaAPI, Query, Schema
+from ninja import File, Form, NinjaAPI, Query, Schema, Status
 from ninja.errors import HttpError
 from ninja.files import UploadedFile
 from ninja.security import HttpBearer, SessionAuth
@@ -216,8 +216,8 @@ def token_create(request, body: TokenIn):
     """Exchange a username and password for a bearer token."""
     user = authenticate(request, username=body.username, password=body.password)
     if user is None:
-        return 401, {"detail": "wrong username or password."}
-    return 200, {"token": api_token_for(user), "user_id": user.pk}
+        return Status(401, {"detail": "wrong username or password."})
+    return Status(200, {"token": api_token_for(user), "user_id": user.pk})
 
 
 @api.get("/users/{user_id}/recommendations", response={200: FeedOut, 403: ErrorOut, 404: ErrorOut}, tags=["feed"])
@@ -301,7 +301,7 @@ def _events(request, items: list[InteractionIn]) -> list[InteractionEvent]:
 def interaction_create(request, body: InteractionIn):
     """Record one interaction (idempotent by ``client_event_id``)."""
     result = interactions_ingest(events=_events(request, [body]), actor=request.auth)
-    return 201, {"created": result.created, "duplicates": result.duplicates}
+    return Status(201, {"created": result.created, "duplicates": result.duplicates})
 
 
 @api.post(
@@ -311,7 +311,7 @@ def interaction_batch(request, body: InteractionBatchIn):
     """Record up to ``MEDIAREC_API_MAX_BATCH`` interactions at once; all or nothing,
     events already stored (same user and ``client_event_id``) are skipped."""
     result = interactions_ingest(events=_events(request, body.events), actor=request.auth)
-    return 201, {"created": result.created, "duplicates": result.duplicates}
+    return Status(201, {"created": result.created, "duplicates": result.duplicates})
 
 
 @api.post("/videos", response={201: VideoStatusOut, 400: ErrorOut}, tags=["videos"])
@@ -327,7 +327,7 @@ def video_upload(
     video = video_create(
         upload=file, title=title, description=description, tags=tags, published=published, uploader=request.auth
     )
-    return 201, _status(video)
+    return Status(201, _status(video))
 
 
 @api.get("/videos/{video_id}", response={200: VideoStatusOut, 404: ErrorOut}, tags=["videos"])

@@ -29,7 +29,12 @@ def requeue_stuck_embeddings() -> int:
 
 @shared_task(name="tasks.maintenance.refit_cf")
 def refit_cf() -> dict:
-    """Refit collaborative filtering on all interactions."""
-    from mediarec.recommender import cf_refit
+    """Refit collaborative filtering on all interactions (none yet: nothing to do)."""
+    from mediarec.recommender import FitError
+    from mediarec.recommender.store import cf_refit
 
-    return cf_refit()
+    try:
+        version = cf_refit()
+    except FitError as exc:
+        return {"skipped": str(exc)}
+    return {"name": version.name, "n_interactions": version.n_interactions, "fit_seconds": version.fit_seconds}

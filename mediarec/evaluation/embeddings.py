@@ -18,7 +18,9 @@ from videobert_engine.text import TextTower, WordPiece, load_minilm
 
 
 @torch.inference_mode()
-def embed_texts(texts: list[str], *, device: str = "cpu", checkpoint: str | None = None, batch_size: int = 128) -> np.ndarray:
+def embed_texts(
+    texts: list[str], *, device: str = "cpu", checkpoint: str | None = None, batch_size: int = 128
+) -> np.ndarray:
     """(N, D) float32, L2-normalized rows."""
     if checkpoint:
         return Embedder.from_checkpoint(checkpoint, device=device).embed_texts(texts, batch_size=batch_size)

@@ -74,7 +74,9 @@ def novelty(recs: np.ndarray, k: int, item_user_counts: np.ndarray, n_users: int
     return float(np.mean(-np.log2(p)))
 
 
-def cold_start_recall(hits: np.ndarray, recs: np.ndarray, relevant: sp.csr_matrix, cold: np.ndarray, k: int) -> float | None:
+def cold_start_recall(
+    hits: np.ndarray, recs: np.ndarray, relevant: sp.csr_matrix, cold: np.ndarray, k: int
+) -> float | None:
     """Recall@K over the relevant items that are cold (``cold`` is an (I,) bool mask)."""
     cold_relevant = sp.csr_matrix(relevant).multiply(sp.csr_matrix(cold.astype(np.float32)[None, :])).tocsr()
     cold_relevant.eliminate_zeros()

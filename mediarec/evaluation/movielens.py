@@ -89,7 +89,9 @@ def read_movielens(folder: str | Path) -> MovieLens:
     try:
         table = np.loadtxt(folder / "u.data", delimiter="\t", dtype=np.int64, ndmin=2)
     except ValueError as exc:
-        raise MovieLensFormatError(f"{folder / 'u.data'}: expected 'user<TAB>item<TAB>rating<TAB>timestamp' ({exc})") from exc
+        raise MovieLensFormatError(
+            f"{folder / 'u.data'}: expected 'user<TAB>item<TAB>rating<TAB>timestamp' ({exc})"
+        ) from exc
     if table.shape[1] != 4 or len(table) == 0:
         raise MovieLensFormatError(f"{folder / 'u.data'}: expected 4 tab-separated columns and at least one rating")
 
@@ -100,7 +102,9 @@ def read_movielens(folder: str | Path) -> MovieLens:
             continue
         fields = line.split("|")
         if len(fields) < 5 + len(genre_names) or not fields[0].isdigit():
-            raise MovieLensFormatError(f"{folder / 'u.item'} line {n}: expected id|title|date|video date|url|{len(genre_names)} genre flags")
+            raise MovieLensFormatError(
+                f"{folder / 'u.item'} line {n}: expected id|title|date|video date|url|{len(genre_names)} genre flags"
+            )
         flags = fields[5 : 5 + len(genre_names)]
         genres = [g for g, f in zip(genre_names, flags, strict=True) if f.strip() == "1"]
         texts_by_id[int(fields[0])] = item_text(fields[1], fields[2], genres)
@@ -147,7 +151,12 @@ def stratified_holdout(items: np.ndarray, fraction: float, seed: int) -> np.ndar
 
 
 def standard_protocol(
-    data: MovieLens, embeddings: np.ndarray | None, *, seed: int = 42, test_fraction: float = 0.25, config: RecommenderConfig
+    data: MovieLens,
+    embeddings: np.ndarray | None,
+    *,
+    seed: int = 42,
+    test_fraction: float = 0.25,
+    config: RecommenderConfig,
 ) -> Protocol:
     test = stratified_holdout(data.items, test_fraction, seed)
     return Protocol(
@@ -162,7 +171,12 @@ def standard_protocol(
 
 
 def item_cold_start_protocol(
-    data: MovieLens, embeddings: np.ndarray | None, *, seed: int = 42, cold_fraction: float = 0.2, config: RecommenderConfig
+    data: MovieLens,
+    embeddings: np.ndarray | None,
+    *,
+    seed: int = 42,
+    cold_fraction: float = 0.2,
+    config: RecommenderConfig,
 ) -> Protocol:
     rng = np.random.default_rng(seed)
     n_cold = int(np.floor(data.n_items * cold_fraction + 0.5))

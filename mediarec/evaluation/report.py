@@ -46,7 +46,9 @@ def format_table(protocol_results: list[dict], k: int) -> str:
                 rows.append([name, f"skipped: {model['skipped']}"])
                 continue
             values = model["metrics"][str(k)]
-            rows.append([name, *(_cell(values[m]) for m in METRICS), f"{model['fit_s']:.2f}", f"{model['recommend_ms']:.2f}"])
+            rows.append(
+                [name, *(_cell(values[m]) for m in METRICS), f"{model['fit_s']:.2f}", f"{model['recommend_ms']:.2f}"]
+            )
         widths = [max(len(r[i]) for r in rows if i < len(r) and len(r) > 2) for i in range(len(header))]
         for row in rows:
             if len(row) == 2:

@@ -50,7 +50,9 @@ class ModelResult:
         return {"fit_s": self.fit_s, "recommend_ms": self.recommend_ms, "metrics": metrics, "skipped": self.skipped}
 
 
-def recommend_all(model: Recommender, protocol: Protocol, users: np.ndarray, n: int, *, progress: bool = False) -> np.ndarray:
+def recommend_all(
+    model: Recommender, protocol: Protocol, users: np.ndarray, n: int, *, progress: bool = False
+) -> np.ndarray:
     """(len(users), n) item indices, best first, -1 where a list runs short."""
     recs = np.full((len(users), n), -1, dtype=np.int64)
     history = protocol.history
@@ -130,5 +132,7 @@ def run_evaluation(
         raise ValueError(f"unknown model(s) {', '.join(unknown)}; choose from {', '.join(MODELS)}")
     ks = sorted(set(ks))
     with threadpool_limits(1, "blas"):
-        results = [evaluate_protocol(p, ks, config=config, models=models, progress=progress, log=log) for p in protocols]
+        results = [
+            evaluate_protocol(p, ks, config=config, models=models, progress=progress, log=log) for p in protocols
+        ]
     return {"ks": ks, "models": models, "config": asdict(config), "results": results}

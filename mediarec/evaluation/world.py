@@ -23,6 +23,7 @@ confidence come from ``recommender.weights``, with "now" at the cutoff.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import numpy as np
 import scipy.sparse as sp
@@ -64,7 +65,9 @@ def relevant_matrix(
     return sp.csr_matrix((np.ones(len(rows), np.float32), (rows, cols)), shape=(n_users, n_items))
 
 
-def temporal_protocol(world: World, embeddings: np.ndarray, *, config: RecommenderConfig, top_fraction: float, frac: float = 0.2) -> Protocol:
+def temporal_protocol(
+    world: World, embeddings: np.ndarray, *, config: RecommenderConfig, top_fraction: float, frac: float = 0.2
+) -> Protocol:
     split = world.holdout_temporal(frac)
     now = split.cutoff_time
     train = user_items(world, split.train, now, config)
@@ -83,7 +86,9 @@ def temporal_protocol(world: World, embeddings: np.ndarray, *, config: Recommend
     )
 
 
-def new_uploads_protocol(world: World, embeddings: np.ndarray, *, config: RecommenderConfig, top_fraction: float, frac: float = 0.1) -> Protocol:
+def new_uploads_protocol(
+    world: World, embeddings: np.ndarray, *, config: RecommenderConfig, top_fraction: float, frac: float = 0.1
+) -> Protocol:
     split = world.holdout_new_uploads(frac)
     now = world.config.days * DAY_S
     train = user_items(world, split.train, now, config)
@@ -103,7 +108,13 @@ def new_uploads_protocol(world: World, embeddings: np.ndarray, *, config: Recomm
 
 
 def new_users_protocol(
-    world: World, embeddings: np.ndarray, *, config: RecommenderConfig, top_fraction: float, frac: float = 0.1, first_events: int = 5
+    world: World,
+    embeddings: np.ndarray,
+    *,
+    config: RecommenderConfig,
+    top_fraction: float,
+    frac: float = 0.1,
+    first_events: int = 5,
 ) -> Protocol:
     split = world.holdout_new_users(frac)
     now = world.config.days * DAY_S
@@ -129,20 +140,66 @@ def new_users_protocol(
     )
 
 
-def world_protocols(
-    *,
-    videos: int | None = None,
-    users: int | None = None,
-    days: int | None = None,
-    seed: int = 42,
-    config: RecommenderConfig,
-    embedding_dim: int = 256,
-    top_fraction: float = 0.05,
-) -> Iterator[Protocol]:
-    world = World.generate(
-        WorldConfig(n_videos=videos or DEFAULT_VIDEOS, n_users=users or DEFAULT_USERS, days=days or DEFAULT_DAYS, seed=seed)
+def world_config(opts: dict) -> WorldConfig:
+    """The evaluated world from the command's options (``world_videos``, ``world_users``, ``world_days``, ``seed``)."""
+    return WorldConfig(
+        n_videos=opts.get("world_videos") or DEFAULT_VIDEOS,
+        n_users=opts.get("world_users") or DEFAULT_USERS,
+        days=opts.get("world_days") or DEFAULT_DAYS,
+        seed=opts["seed"],
     )
+
+
+def world_protocols(
+    world: World, *, config: RecommenderConfig, embedding_dim: int = 256, top_fraction: float = 0.05
+) -> Iterator[Protocol]:
     embeddings = world.standin_embeddings(embedding_dim)
     yield temporal_protocol(world, embeddings, config=config, top_fraction=top_fraction)
     yield new_uploads_protocol(world, embeddings, config=config, top_fraction=top_fraction)
     yield new_users_protocol(world, embeddings, config=config, top_fraction=top_fraction)
+
+
+# rating a user gives a video in the MovieLens export: their strongest event on it
+EXPORT_RATING = {"view": 3, "complete": 4, "like": 5, "share": 5, "dislike": 1}
+
+
+def export_movielens(world: World, folder: str | Path, *, epoch: int = 1_790_000_000) -> dict[str, int]:
+    """Write ``world`` in MovieLens-100k format, so the MovieLens path can be run at size.
+
+    u.data: one rating per (user, video) from its strongest event (dislike wins: 1;
+    like/share 5; complete 4; view 3), timestamped at the first event (``epoch`` + world seconds).
+    u.genre: the world's channels; u.item: title with the upload year, upload date, the channel flag.
+    Ids are world indices + 1.
+    """
+    from datetime import UTC, datetime, timedelta
+
+    from mediarec.world.catalog import CHANNELS
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    events = world.interactions
+    rating = np.array([EXPORT_RATING[k] for k in KINDS])[events["kind"]]
+    key = events["user"].astype(np.int64) * len(world.videos) + events["video"]
+    order = np.lexsort((events["time"], key))
+    key, rating, times = key[order], rating[order], events["time"][order]
+    first = np.flatnonzero(np.r_[True, key[1:] != key[:-1]])
+    best = np.maximum.reduceat(rating, first)
+    disliked = np.minimum.reduceat(rating, first) == EXPORT_RATING["dislike"]
+    best[disliked] = EXPORT_RATING["dislike"]
+    users, videos = np.divmod(key[first], len(world.videos))
+    stamps = epoch + times[first].astype(np.int64)
+    lines = [f"{u + 1}\t{v + 1}\t{r}\t{t}" for u, v, r, t in zip(users, videos, best, stamps, strict=True)]
+    (folder / "u.data").write_text("\n".join(lines) + "\n")
+
+    channels = [c.name for c in CHANNELS]
+    slugs = [c.slug for c in CHANNELS]
+    (folder / "u.genre").write_text("".join(f"{name}|{i}\n" for i, name in enumerate(channels)))
+    start = datetime.fromtimestamp(epoch, UTC)
+    rows = []
+    for i, spec in enumerate(world.videos):
+        day = start + timedelta(days=spec.created_day)
+        flags = ["1" if slug == spec.channel else "0" for slug in slugs]
+        title = spec.title.replace("|", "/")
+        rows.append("|".join([str(i + 1), f"{title} ({day.year})", day.strftime("%d-%b-%Y"), "", "", *flags]))
+    (folder / "u.item").write_bytes(("\n".join(rows) + "\n").encode("latin-1", errors="replace"))
+    return {"ratings": len(lines), "users": len(world.users), "items": len(world.videos)}

@@ -338,8 +338,8 @@ def _keyword_search(query: str, limit: int):
     terms = SearchQuery(query, search_type="websearch")
     found = (
         Video.objects.filter(published=True)
-        .annotate(rank=SearchRank(document, terms))
-        .filter(rank__gt=0)
+        .annotate(document=document, rank=SearchRank(document, terms))
+        .filter(document=terms)  # the @@ match; ts_rank alone is never exactly 0
         .order_by(F("rank").desc(), "-id")
         .only(*queries.CARD_FIELDS)[:limit]
     )

@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import InterfaceError, OperationalError, close_old_connections, transaction
+from django.db import InterfaceError, OperationalError, close_old_connections, connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
@@ -96,6 +96,7 @@ def embedding_run_batch(*, video_ids: list[int], reclaim: bool = False, window_s
     from mediarec.services.model_versions import model_version_embedder
 
     result = BatchResult()
+    claims: list[Claim] = []
     started = time.monotonic()
     try:
         version = active_model_version()
@@ -106,12 +107,14 @@ def embedding_run_batch(*, video_ids: list[int], reclaim: bool = False, window_s
             result.skipped = list(video_ids)
             return result
         result.version = version.name
-        claims = _claim(ids=video_ids, reclaim=reclaim, active=version.name)
+        claims += _claim(ids=video_ids, reclaim=reclaim, active=version.name)
         result.skipped = sorted(set(video_ids) - {c.pk for c in claims})
         if claims:
-            claims += _fill_batch(claims, active=version.name, started=started, window_s=window_s)
+            _fill_batch(claims, active=version.name, started=started, window_s=window_s)
     except DB_ERRORS as exc:
-        raise TransientEmbeddingError(f"database unavailable while claiming: {exc}") from exc
+        reason = f"database unavailable while claiming: {exc}"
+        _give_back(claims, reason)
+        raise TransientEmbeddingError(reason) from exc
     result.claim_s = time.monotonic() - started
     if not claims:
         return result
@@ -211,19 +214,17 @@ def _claim_of(video: Video, stamp: datetime, status: str) -> Claim:
     )
 
 
-def _fill_batch(have: list[Claim], *, active: str, started: float, window_s: float | None) -> list[Claim]:
-    """More queued videos for this batch, until it is full or the window closes."""
+def _fill_batch(claims: list[Claim], *, active: str, started: float, window_s: float | None) -> None:
+    """Add queued videos to ``claims`` until the batch is full or the window closes."""
     size = app_settings.EMBED_BATCH_SIZE
     window = app_settings.EMBED_BATCH_WINDOW_S if window_s is None else window_s
-    extra: list[Claim] = []
-    while len(have) + len(extra) < size:
-        taken = frozenset(c.pk for c in have + extra)
-        extra += _claim(ids=None, reclaim=False, active=active, limit=size - len(taken), exclude=taken)
+    while len(claims) < size:
+        taken = frozenset(c.pk for c in claims)
+        claims += _claim(ids=None, reclaim=False, active=active, limit=size - len(taken), exclude=taken)
         left = started + window - time.monotonic()
-        if len(have) + len(extra) >= size or left <= 0:
+        if len(claims) >= size or left <= 0:
             break
         time.sleep(min(POLL_S, left))
-    return extra
 
 
 def _write(claims: list[Claim], vectors, errors: dict[int, str], version: str, result: BatchResult) -> None:
@@ -260,7 +261,8 @@ def _give_back(claims: list[Claim], reason: str) -> None:
     logger.warning("embedding batch failed, will retry: %s", reason)
     now = timezone.now()
     try:
-        close_old_connections()  # drop a connection the failure broke
+        if not connection.in_atomic_block:
+            close_old_connections()  # drop a connection the failure broke
         with transaction.atomic():
             for claim in claims:
                 if claim.status == VideoStatus.EMBEDDING:

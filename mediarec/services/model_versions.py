@@ -53,11 +53,7 @@ def model_version_register(
         raise InvalidCheckpoint(
             f"the checkpoint makes {embedder.embedding_dim}-d embeddings; the database stores {app_settings.EMBEDDING_DIM}-d"
         )
-    name = name or f"videobert-{timezone.now():%Y%m%d-%H%M%S}"
-    if not NAME_RE.match(name):
-        raise InvalidCheckpoint(f"{name!r} is not a valid version name (letters, digits, '.', '_', '-')")
-    if ModelVersion.objects.filter(name=name).exists():
-        raise InvalidCheckpoint(f"a model version named {name!r} already exists")
+    name = _free_name(name or f"videobert-{timezone.now():%Y%m%d-%H%M%S}")
 
     folder = app_settings.DATA_DIR / "models" / name
     folder.mkdir(parents=True, exist_ok=True)
@@ -79,6 +75,14 @@ def model_version_register(
         shutil.rmtree(folder, ignore_errors=True)
         raise
     return version
+
+
+def _free_name(name: str) -> str:
+    if not NAME_RE.match(name):
+        raise InvalidCheckpoint(f"{name!r} is not a valid version name (letters, digits, '.', '_', '-')")
+    if ModelVersion.objects.filter(name=name).exists():
+        raise InvalidCheckpoint(f"a model version named {name!r} already exists")
+    return name
 
 
 @transaction.atomic
@@ -109,6 +113,8 @@ def model_version_train(
     register the checkpoint as a new version (active only if asked)."""
     from videobert_engine.train import TrainConfig, train
 
+    if name:
+        _free_name(name)  # before, not after, a long training
     videos = Video.objects.exclude(file="").only("file", "title", "description", "tags", "transcript").order_by("pk")
     records = [{"path": v.file.path, "text": v.text} for v in videos.iterator() if v.text]
     if len(records) < 2:

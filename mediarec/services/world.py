@@ -22,6 +22,7 @@ import shutil
 import tempfile
 import time
 from collections.abc import Callable
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -46,6 +47,7 @@ from mediarec.world.standin import PROJECTION_SEED
 logger = logging.getLogger(__name__)
 USERNAME_PATTERN = r"^viewer[0-9]+$"
 WORLD_VIDEOS = Q(attributes__has_key="world_index")
+PG_EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
 
 
 class WorldConflict(MediarecError):
@@ -150,6 +152,9 @@ def world_load(
             _load_parts(world, result, start=start, render=render, workers=workers, password=password, log=log)
             if render:
                 rendered_files = _stored_files(Video.objects.filter(WORLD_VIDEOS))
+            started = time.perf_counter()  # the commit follows
+        result.timings["commit"] = time.perf_counter() - started
+        log(f"committed in {result.timings['commit']:.1f} s")
     except BaseException:
         _delete_files(rendered_files)
         raise
@@ -190,12 +195,12 @@ def _load_parts(world: World, result: WorldLoadResult, *, start, render, workers
         )
     else:
         started = time.perf_counter()
-        model_version, activated = standin_model_version_register(dim=app_settings.EMBEDDING_DIM)
+        model_version = standin_model_version_register(dim=app_settings.EMBEDDING_DIM)
         video_ids = world_videos_create_metadata(world=world, start=start, model_version=model_version)
         result.timings["videos"] = time.perf_counter() - started
         log(
             f"copied {len(video_ids)} videos with stand-in embeddings ({model_version.name}"
-            f"{', activated' if activated else ', not activated: another version is active'}) "
+            f"{', the active version' if model_version.is_active else ', not active: another version is'}) "
             f"in {result.timings['videos']:.1f} s: {len(video_ids) / result.timings['videos']:.0f} videos/s"
         )
 
@@ -293,7 +298,7 @@ def world_videos_create_rendered(
 
 
 @transaction.atomic
-def standin_model_version_register(*, dim: int) -> tuple[ModelVersion, bool]:
+def standin_model_version_register(*, dim: int) -> ModelVersion:
     """The stand-in embedding version; activated only if no version is active."""
     version, _ = ModelVersion.objects.get_or_create(
         name=STANDIN_VERSION,
@@ -305,12 +310,10 @@ def standin_model_version_register(*, dim: int) -> tuple[ModelVersion, bool]:
     )
     if version.embedding_dim != dim:
         raise WorldConflict(f"{STANDIN_VERSION} is registered with dim {version.embedding_dim}, not {dim}.")
-    activated = False
     if not ModelVersion.objects.filter(is_active=True).exists():
         version.is_active, version.activated_at = True, timezone.now()
         version.save(update_fields=["is_active", "activated_at"])
-        activated = True
-    return version, activated
+    return version
 
 
 def _raw_cursor(cursor):
@@ -337,15 +340,54 @@ _COPY_TYPES = {
 }
 
 
-def _copy(cursor, model, columns: list[str], rows) -> None:
-    """Binary COPY of ``rows`` (tuples in ``columns`` order) into ``model``'s table."""
+def _copy(cursor, model, columns: list[str], rows, *, wire_types: dict[str, str] | None = None) -> None:
+    """Binary COPY of ``rows`` (tuples in ``columns`` order) into ``model``'s table.
+
+    ``wire_types`` sends a column as another type with the same binary form.
+    """
     fields = [model._meta.get_field(name) for name in columns]
     types = [_COPY_TYPES[f.db_type(connection).split("(")[0].strip()] for f in fields]
+    types = [(wire_types or {}).get(name, kind) for name, kind in zip(columns, types, strict=True)]
     names = ", ".join(f'"{f.column}"' for f in fields)
     with cursor.copy(f'COPY "{model._meta.db_table}" ({names}) FROM STDIN (FORMAT BINARY)') as copy:
         copy.set_types(types)
         for row in rows:
             copy.write_row(row)
+
+
+@contextmanager
+def _indexes_deferred(cursor, model, new_rows: int):
+    """Bulk-load practice: when the load at least doubles the table, drop its
+    non-unique indexes and foreign keys, and rebuild them from their exact
+    definitions afterwards (one pass each instead of a row-by-row update; the
+    foreign keys are then validated by one query instead of a trigger per row).
+    Run inside a transaction; the table stays locked until it commits."""
+    table = model._meta.db_table
+    cursor.execute(f'SELECT count(*) FROM "{table}"')
+    if new_rows < max(10_000, cursor.fetchone()[0]):
+        yield
+        return
+    cursor.execute(
+        "SELECT indexname, indexdef FROM pg_indexes WHERE schemaname = current_schema() AND tablename = %s "
+        "AND indexdef NOT LIKE 'CREATE UNIQUE%%'",
+        [table],
+    )
+    indexes = cursor.fetchall()
+    cursor.execute(
+        "SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint WHERE conrelid = %s::regclass AND contype = 'f'",
+        [table],
+    )
+    foreign_keys = cursor.fetchall()
+    for name, _ in foreign_keys:
+        cursor.execute(f'ALTER TABLE "{table}" DROP CONSTRAINT "{name}"')
+    for name, _ in indexes:
+        cursor.execute(f'DROP INDEX "{name}"')
+    yield
+    cursor.execute("SET LOCAL maintenance_work_mem = '1GB'")  # HNSW builds fast only in memory
+    for _, definition in indexes:
+        cursor.execute(definition)
+    for name, definition in foreign_keys:
+        cursor.execute(f'ALTER TABLE "{table}" ADD CONSTRAINT "{name}" {definition}')
 
 
 def _allocate_ids(cursor, table: str, n: int) -> np.ndarray:
@@ -392,7 +434,8 @@ def world_videos_create_metadata(*, world: World, start: datetime, model_version
             )
             for spec, pk, vector in zip(world.videos, ids.tolist(), embeddings, strict=True)
         )
-        _copy(_raw_cursor(cursor), Video, columns, rows)
+        with _indexes_deferred(cursor, Video, len(ids)):
+            _copy(_raw_cursor(cursor), Video, columns, rows)
     return ids
 
 
@@ -400,16 +443,18 @@ def world_videos_create_metadata(*, world: World, start: datetime, model_version
 def world_interactions_copy(*, world: World, user_ids: np.ndarray, video_ids: np.ndarray, start: datetime) -> int:
     """Copy every interaction with its world time; returns how many."""
     events = world.interactions
-    micros = np.round(events["time"] * 1e6).astype("timedelta64[us]")
-    base = np.datetime64(start.astimezone(UTC).replace(tzinfo=None), "us")
-    stamps = (base + micros).astype(object)  # naive UTC datetimes, converted in C
+    # A binary timestamptz is int8 microseconds since 2000-01-01 UTC: sending the
+    # times as int8 skips building a million datetime objects (3-4x faster).
+    offset = (start - PG_EPOCH) // timedelta(microseconds=1)
+    created = (np.round(events["time"] * 1e6).astype(np.int64) + offset).tolist()
     users = user_ids[events["user"]].tolist()
     videos = video_ids[events["video"]].tolist()
-    kinds = [KINDS[k] for k in events["kind"].tolist()]
+    kinds = np.asarray(KINDS, dtype=object)[events["kind"]].tolist()
     values = events["value"].astype(np.float64).tolist()
-    rows = zip(users, videos, kinds, values, (s.replace(tzinfo=UTC) for s in stamps), strict=True)
-    with connection.cursor() as cursor:
-        _copy(cursor.cursor, Interaction, ["user", "video", "kind", "value", "created_at"], rows)
+    rows = zip(users, videos, kinds, values, created, strict=True)
+    with connection.cursor() as cursor, _indexes_deferred(cursor, Interaction, len(events)):
+        columns = ["user", "video", "kind", "value", "created_at"]
+        _copy(cursor.cursor, Interaction, columns, rows, wire_types={"created_at": "int8"})
     return len(events)
 
 

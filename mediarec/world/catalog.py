@@ -179,7 +179,7 @@ def _normalized(weights) -> np.ndarray:
 
 
 def sample_catalog(
-    n_videos: int, *, days: int, rng: np.random.Generator, seed: int
+    n_videos: int, *, days: int, rng: np.random.Generator, seed: int, max_duration_s: float = MAX_DURATION_S
 ) -> tuple[list[VideoSpec], CatalogArrays]:
     """Draw ``n_videos`` videos: attributes, render settings, upload times and text."""
     n_factors = len(FACTORS)
@@ -208,7 +208,7 @@ def sample_catalog(
     channel_appeal = np.exp(rng.normal(0.0, 0.5, size=len(CHANNELS)))
     appeal = np.exp(rng.normal(0.0, 1.3, size=n_videos)) * channel_appeal[channel]
     # Durations skewed short: log-normal, median 4.5 s, clipped to 1..60 s.
-    duration = np.clip(np.round(np.exp(rng.normal(np.log(4.5), 0.9, size=n_videos)), 1), MIN_DURATION_S, MAX_DURATION_S)
+    duration = np.clip(np.round(np.exp(rng.normal(np.log(4.5), 0.9, size=n_videos)), 1), MIN_DURATION_S, max_duration_s)
     size_idx = rng.choice(len(SIZES), size=n_videos, p=_normalized(SIZE_WEIGHTS))
     fps = rng.choice(FPS_CHOICES, size=n_videos)
     vp9 = rng.random(n_videos) < VP9_SHARE

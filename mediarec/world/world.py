@@ -29,6 +29,7 @@ class WorldConfig:
     seed: int = 0
     views_per_user_day: float = 2.0  # mean planned views per user and day
     activity_exponent: float = 2.2  # power-law exponent of views per user
+    max_duration_s: float = 60.0  # cap on video durations (lower it for quick rendered demos and tests)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -51,7 +52,11 @@ class World:
             raise ValueError("a world needs at least one video, one user and one day.")
         catalog_seq, audience_seq, sim_seq = np.random.SeedSequence(config.seed).spawn(3)
         videos, catalog = sample_catalog(
-            config.n_videos, days=config.days, rng=np.random.default_rng(catalog_seq), seed=config.seed
+            config.n_videos,
+            days=config.days,
+            rng=np.random.default_rng(catalog_seq),
+            seed=config.seed,
+            max_duration_s=config.max_duration_s,
         )
         users, audience = aud.sample_audience(
             config.n_users,

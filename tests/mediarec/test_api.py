@@ -194,7 +194,7 @@ def test_upload_and_status(client, mp4_file, tmp_path):
 def test_throttling_answers_429(client, catalog, monkeypatch):
     user = UserFactory()
     headers = token_for(client, user)
-    for throttle in api.throttles:
+    for throttle in api.throttle:
         monkeypatch.setattr(throttle, "num_requests", 3)
     url = f"/api/users/{user.pk}/recommendations?limit=2"
     statuses = [client.get(url, headers=headers).status_code for _ in range(5)]

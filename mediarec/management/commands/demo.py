@@ -15,8 +15,11 @@ import time
 
 from django.conf import settings
 from django.core.management import call_command
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
+from tqdm import tqdm
 
+from mediarec.models import CFModelVersion, ModelKind, ModelVersion, Video, VideoStatus
+from mediarec.recommender.store import cf_refit
 from mediarec.services.accounts import account_ensure
 
 DEMO_ACCOUNTS = [("admin", "admin", True), ("viewer", "viewer", False)]
@@ -29,8 +32,13 @@ class Command(BaseCommand):
         parser.add_argument("--host", default="127.0.0.1")
         parser.add_argument("--port", type=int, default=8000)
         parser.add_argument("--no-serve", action="store_true", help="set everything up, then exit")
+        parser.add_argument("--videos", type=int, default=300, help="rendered videos in the seeded world")
+        parser.add_argument("--users", type=int, default=500, help="simulated viewers in the seeded world")
+        parser.add_argument("--train-steps", type=int, default=300, help="VideoBERT training steps")
+        parser.add_argument("--refit", action="store_true", help="refit CF even if a model exists")
 
     def handle(self, *args, **opts):
+        self.opts = opts
         started = time.monotonic()
         call_command("migrate", interactive=False, verbosity=0)
         for username, password, staff in DEMO_ACCOUNTS:
@@ -48,7 +56,46 @@ class Command(BaseCommand):
             self.stop(processes)
 
     def prepare(self, processes) -> None:
-        """Setup steps that need the worker running (seed, train, embed, fit)."""
+        """Seed, train, embed (through the background worker) and fit CF.
+
+        Each step is skipped when its result already exists, so a second run
+        starts in seconds.
+        """
+        if not Video.objects.exists():
+            self.step("seeding a synthetic world (rendered videos and a simulated audience)")
+            call_command("seed_world", videos=self.opts["videos"], users=self.opts["users"], days=30, seed=7)
+        if not ModelVersion.objects.filter(is_active=True, kind=ModelKind.VIDEOBERT).exists():
+            self.step("training a small VideoBERT on the catalog (CPU)")
+            call_command(
+                "train_videobert", preset="tiny", steps=self.opts["train_steps"], seed=0, device="cpu", activate=True
+            )
+        self.step("embedding the catalog in the background worker")
+        self.wait_for_embeddings(processes)
+        if not CFModelVersion.objects.filter(is_active=True).exists() or self.opts["refit"]:
+            self.step("fitting collaborative filtering (implicit ALS)")
+            version = cf_refit()
+            self.stdout.write(f"  {version.name}: {version.n_users} users x {version.n_items} videos")
+
+    def step(self, text: str) -> None:
+        self.stdout.write(self.style.MIGRATE_HEADING(f"==> {text}"))
+
+    def wait_for_embeddings(self, processes) -> None:
+        active = ModelVersion.objects.get(is_active=True)
+        todo = Video.objects.exclude(file="")
+        total = todo.count()
+        with tqdm(total=total, desc="embedded", unit="video") as bar:
+            while True:
+                done = todo.filter(embedding_version=active.name).count()
+                failed = todo.filter(status=VideoStatus.FAILED).count()
+                bar.n = done + failed
+                bar.set_postfix(failed=failed)
+                bar.refresh()
+                if done + failed >= total:
+                    return
+                for proc in processes:
+                    if proc.poll() is not None:
+                        raise CommandError(f"{proc.args[3:6]} exited with {proc.returncode}; see {proc.log_path}")
+                time.sleep(1.0)
 
     def start_background(self) -> list[subprocess.Popen]:
         log_dir = settings.MEDIAREC_DATA_DIR / "logs"

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import sys
+from dataclasses import replace
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
@@ -17,6 +18,7 @@ from mediarec.evaluation.metrics import METRICS
 from mediarec.evaluation.report import format_table, plot_metrics
 from mediarec.evaluation.runner import MODELS, run_evaluation
 from mediarec.recommender.config import RecommenderConfig
+from mediarec.world import World
 
 
 def int_list(text: str) -> list[int]:
@@ -27,6 +29,20 @@ def int_list(text: str) -> list[int]:
     if not values or min(values) < 1:
         raise CommandError(f"K values must be positive integers, got {text!r}")
     return values
+
+
+def with_overrides(config: RecommenderConfig, overrides: list[str]) -> RecommenderConfig:
+    """``["mmr_lambda=1.0", ...]`` applied to ``config``, each value cast to the field's current type."""
+    changes = {}
+    for item in overrides:
+        name, sep, value = item.partition("=")
+        if not sep or not hasattr(config, name) or isinstance(getattr(config, name), dict):
+            raise CommandError(f"--set takes FIELD=VALUE with a scalar RecommenderConfig field; got {item!r}")
+        try:
+            changes[name] = type(getattr(config, name))(value)
+        except ValueError as exc:
+            raise CommandError(f"--set {item}: {exc}") from exc
+    return replace(config, **changes)
 
 
 class Command(BaseCommand):
@@ -42,9 +58,22 @@ class Command(BaseCommand):
         parser.add_argument("--k", default="5,10,20", help="comma-separated cut-offs (default 5,10,20)")
         parser.add_argument("--models", default=",".join(MODELS), help=f"subset of {','.join(MODELS)}")
         parser.add_argument("--json", action="store_true", help="print the results as JSON instead of tables")
-        parser.add_argument("--plot", metavar="PATH", help="PNG of metrics against K (default <data dir>/evaluation.png)")
+        parser.add_argument(
+            "--plot", metavar="PATH", help="PNG of metrics against K (default <data dir>/evaluation.png)"
+        )
+        parser.add_argument(
+            "--set",
+            dest="overrides",
+            action="append",
+            default=[],
+            metavar="FIELD=VALUE",
+            help="override a RecommenderConfig field for this run, e.g. --set mmr_lambda=1.0 (repeatable)",
+        )
         parser.add_argument("--device", default="cpu", help="torch device for the text tower (MovieLens item texts)")
         parser.add_argument("--checkpoint", help="VideoBERT checkpoint for the text tower (default: warm start)")
+        parser.add_argument(
+            "--export-movielens", metavar="PATH", help="instead: write the world in MovieLens format to PATH"
+        )
         parser.add_argument(
             "--tune", action="store_true", help="instead: tune the hybrid's config on the world (use another --seed)"
         )
@@ -55,13 +84,17 @@ class Command(BaseCommand):
         unknown = sorted(set(models) - set(MODELS))
         if unknown:
             raise CommandError(f"unknown model(s) {', '.join(unknown)}; choose from {', '.join(MODELS)}")
-        config = RecommenderConfig.from_settings()
+        config = with_overrides(RecommenderConfig.from_settings(), opts["overrides"])
         log = (lambda line: self.stderr.write(line)) if not opts["json"] else (lambda line: None)
         if opts["tune"]:
             return self.tune(opts, config, ks)
+        if opts["export_movielens"]:
+            return self.export(opts)
         protocols = self.protocols(opts, config)
         results = run_evaluation(protocols, ks, config=config, models=models, progress=sys.stderr.isatty(), log=log)
-        plot = plot_metrics(results["results"], results["ks"], opts["plot"] or settings.MEDIAREC_DATA_DIR / "evaluation.png")
+        plot = plot_metrics(
+            results["results"], results["ks"], opts["plot"] or settings.MEDIAREC_DATA_DIR / "evaluation.png"
+        )
         results["plot"] = str(plot)
         if opts["json"]:
             self.stdout.write(json.dumps(results, indent=2))
@@ -79,10 +112,20 @@ class Command(BaseCommand):
         if opts["json"]:
             self.stdout.write(json.dumps(result, indent=2))
             return
-        self.stdout.write(f"{result['metric']} averaged over the world's holdouts: {result['baseline']:.4f} -> {result['score']:.4f}")
+        self.stdout.write(
+            f"{result['metric']} averaged over the world's holdouts: {result['baseline']:.4f} -> {result['score']:.4f}"
+        )
         for name, value in result["best"].items():
             was = result["defaults"][name]
             self.stdout.write(f"  {name:<18} {value!s:>8}" + ("" if value == was else f"   (default {was})"))
+
+    def export(self, opts) -> None:
+        from mediarec.evaluation.world import export_movielens, world_config
+
+        counts = export_movielens(World.generate(world_config(opts)), opts["export_movielens"])
+        self.stdout.write(
+            f"wrote {counts['ratings']} ratings of {counts['users']} users on {counts['items']} items to {opts['export_movielens']}"
+        )
 
     def protocols(self, opts, config: RecommenderConfig):
         world_options = any(opts[k] is not None for k in ("world_videos", "world_users", "world_days"))
@@ -109,8 +152,6 @@ class Command(BaseCommand):
         yield item_cold_start_protocol(data, embeddings, seed=opts["seed"], config=config)
 
     def world_protocols(self, opts, config: RecommenderConfig):
-        from mediarec.evaluation.world import world_protocols
+        from mediarec.evaluation.world import world_config, world_protocols
 
-        yield from world_protocols(
-            videos=opts["world_videos"], users=opts["world_users"], days=opts["world_days"], seed=opts["seed"], config=config
-        )
+        yield from world_protocols(World.generate(world_config(opts)), config=config)

@@ -38,6 +38,12 @@ class Command(BaseCommand):
             default=WorldConfig.views_per_user_day,
             help="mean planned views per user and day (10k users x 30 days x 2.0 is about 1M interactions)",
         )
+        parser.add_argument(
+            "--max-duration",
+            type=float,
+            default=WorldConfig.max_duration_s,
+            help="cap on video durations in seconds (rendering time grows with it)",
+        )
         parser.add_argument("--replace", action="store_true", help="delete a different world already loaded")
         parser.add_argument("--password", default=None, help="password of every viewer (default: unusable)")
 
@@ -48,6 +54,7 @@ class Command(BaseCommand):
             days=opts["days"],
             seed=opts["seed"],
             views_per_user_day=opts["views_per_day"],
+            max_duration_s=opts["max_duration"],
         )
         self.stdout.write(RERUN_POLICY)
         try:

@@ -28,7 +28,9 @@ def write_movielens(folder: Path) -> Path:
         flags = ["0"] * 19
         flags[GENRES.index("Comedy" if i <= 5 else "Horror")] = "1"
         year = 1990 + i
-        items.append("|".join([str(i), f"{title} ({year})", f"01-Jan-{year}", "", f"http://example.invalid/{i}", *flags]))
+        items.append(
+            "|".join([str(i), f"{title} ({year})", f"01-Jan-{year}", "", f"http://example.invalid/{i}", *flags])
+        )
     # latin-1, like the real file: one title carries a non-ASCII character
     items[2] = items[2].replace("The Jokers", "The Jokers à Paris")
     (folder / "u.item").write_bytes(("\n".join(items) + "\n").encode("latin-1"))
@@ -69,7 +71,7 @@ def test_stratified_holdout_takes_a_quarter_of_every_item():
 
 def test_missing_file_is_a_clear_error(tmp_path):
     (tmp_path / "u.data").write_text("1\t1\t5\t0\n")
-    with pytest.raises(CommandError, match="u.item is missing"):
+    with pytest.raises(CommandError, match=r"u\.item is missing"):
         call_command("evaluate", "--movielens", str(tmp_path), "--json", stdout=StringIO(), stderr=StringIO())
 
 

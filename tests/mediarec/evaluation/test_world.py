@@ -77,7 +77,16 @@ def test_world_evaluation_runs_every_model_on_every_holdout(results):
 
 def test_same_seed_same_metrics(results, tmp_path):
     out = StringIO()
-    call_command("evaluate", *ARGS, "--models", "popularity,content,hybrid", "--json", "--plot", str(tmp_path / "again.png"), stdout=out)
+    call_command(
+        "evaluate",
+        *ARGS,
+        "--models",
+        "popularity,content,hybrid",
+        "--json",
+        "--plot",
+        str(tmp_path / "again.png"),
+        stdout=out,
+    )
     again = json.loads(out.getvalue())
     for first, second in zip(results["results"], again["results"], strict=True):
         for name in ("popularity", "content", "hybrid"):

@@ -1,0 +1,209 @@
+"""Serving benchmark on the loaded world (e.g. ``seed_world --videos 100000
+--users 10000 --no-render``): p50/p95/p99 of one in-process recommendation
+call, then requests/s of the HTTP endpoint under gunicorn, driven by locust
+(headless) from a second process.
+
+    python manage.py bench_serving --calls 500 --http-seconds 30 --workers 2 --locust-users 40
+
+Fits and activates a CF model first when none is active. Serving runs on CPU
+and Postgres; ``--device`` is accepted for a uniform benchmark interface.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+import platform
+import random
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError
+
+from mediarec.models import CFModelVersion, Interaction, ModelVersion, Video
+from mediarec.recommender.serving import recommendations_for_user
+from mediarec.recommender.store import cf_refit
+
+LOCUSTFILE = """
+import json, random
+from locust import FastHttpUser, constant, task
+
+USERS = json.load(open({users_path!r}))
+
+class Viewer(FastHttpUser):
+    wait_time = constant(0)
+
+    @task
+    def feed(self):
+        user_id, token = random.choice(USERS)
+        self.client.get(f"/api/users/{{user_id}}/recommendations?limit=20",
+                        headers={{"Authorization": f"Bearer {{token}}"}}, name="recommendations")
+"""
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Command(BaseCommand):
+    help = "Measure recommendation latency in-process and HTTP throughput under gunicorn."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--calls", type=int, default=500, help="timed in-process calls")
+        parser.add_argument("--sample-users", type=int, default=1000, help="distinct users drawn for the calls")
+        parser.add_argument("--limit", type=int, default=20)
+        parser.add_argument("--http-seconds", type=int, default=30, help="0 skips the HTTP part")
+        parser.add_argument("--workers", type=int, default=2, help="gunicorn worker processes")
+        parser.add_argument("--locust-users", type=int, default=40, help="concurrent locust users")
+        parser.add_argument("--seed", type=int, default=0)
+        parser.add_argument(
+            "--device", default="cpu", help="accepted for a uniform interface; serving is CPU + Postgres"
+        )
+
+    def handle(self, *args, **opts):
+        if not ModelVersion.objects.filter(is_active=True).exists():
+            raise CommandError("no active embedding model; load a world first: seed_world --no-render ...")
+        videos, interactions = Video.objects.count(), Interaction.objects.count()
+        if not CFModelVersion.objects.filter(is_active=True).exists():
+            self.stdout.write("fitting CF (no active CF model) ...")
+            version = cf_refit()
+            self.stdout.write(f"  {version.name}: {version.fit_seconds:.1f} s")
+        rng = random.Random(opts["seed"])
+        user_ids = list(Interaction.objects.values_list("user_id", flat=True).distinct()[: opts["sample_users"] * 5])
+        user_ids = rng.sample(user_ids, min(opts["sample_users"], len(user_ids)))
+        User = __import__("django.contrib.auth", fromlist=["get_user_model"]).get_user_model()
+        users = list(User.objects.filter(pk__in=user_ids))
+        self.stdout.write(
+            f"world: {videos} videos, {len(users)} sampled users, {interactions} interactions; "
+            f"machine: {os.cpu_count()} cores, {platform.processor() or platform.machine()}"
+        )
+
+        for user in users[:20]:  # warm-up: model load, caches, connection
+            recommendations_for_user(user=user, limit=opts["limit"])
+        latencies = []
+        for i in range(opts["calls"]):
+            user = users[i % len(users)]
+            started = time.perf_counter()
+            recommendations_for_user(user=user, limit=opts["limit"])
+            latencies.append(time.perf_counter() - started)
+        p50, p95, p99 = np.percentile(np.array(latencies) * 1e3, [50, 95, 99])
+        self.stdout.write(
+            f"in-process recommendations_for_user(limit={opts['limit']}), {opts['calls']} calls: "
+            f"p50 {p50:.1f} ms  p95 {p95:.1f} ms  p99 {p99:.1f} ms"
+        )
+        if opts["http_seconds"] > 0:
+            self._http(users, opts)
+
+    def _http(self, users, opts) -> None:
+        from mediarec.api import api_token_for
+
+        port = _free_port()
+        env = os.environ.copy()
+        env.setdefault("DJANGO_SETTINGS_MODULE", "mediarec.site.settings")
+        env["MEDIAREC_DB_NAME"] = settings.DATABASES["default"]["NAME"]
+        env["OPENBLAS_NUM_THREADS"] = "1"
+        root = Path(settings.BASE_DIR)
+        with tempfile.TemporaryDirectory() as tmp:
+            users_path = Path(tmp) / "users.json"
+            users_path.write_text(__import__("json").dumps([[u.pk, api_token_for(u)] for u in users]))
+            locustfile = Path(tmp) / "locustfile.py"
+            locustfile.write_text(LOCUSTFILE.format(users_path=str(users_path)))
+            server = subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "gunicorn",
+                    "mediarec.site.wsgi:application",
+                    "-w",
+                    str(opts["workers"]),
+                    "-b",
+                    f"127.0.0.1:{port}",
+                    "--log-level",
+                    "warning",
+                ],
+                cwd=root,
+                env=env,
+                start_new_session=True,
+            )
+            try:
+                self._wait_for(port, server)
+                subprocess.run(  # warm each worker (CF model load, caches)
+                    [
+                        sys.executable,
+                        "-m",
+                        "locust",
+                        "-f",
+                        str(locustfile),
+                        "--headless",
+                        "-u",
+                        "4",
+                        "-r",
+                        "4",
+                        "-t",
+                        "5s",
+                        "--host",
+                        f"http://127.0.0.1:{port}",
+                        "--only-summary",
+                    ],
+                    cwd=tmp,
+                    env=env,
+                    check=True,
+                    capture_output=True,
+                )
+                csv_prefix = Path(tmp) / "run"
+                subprocess.run(
+                    [
+                        sys.executable,
+                        "-m",
+                        "locust",
+                        "-f",
+                        str(locustfile),
+                        "--headless",
+                        "-u",
+                        str(opts["locust_users"]),
+                        "-r",
+                        str(opts["locust_users"]),
+                        "-t",
+                        f"{opts['http_seconds']}s",
+                        "--host",
+                        f"http://127.0.0.1:{port}",
+                        "--csv",
+                        str(csv_prefix),
+                        "--only-summary",
+                    ],
+                    cwd=tmp,
+                    env=env,
+                    check=True,
+                    capture_output=True,
+                )
+                with open(f"{csv_prefix}_stats.csv") as fh:
+                    row = next(r for r in csv.DictReader(fh) if r["Name"] == "Aggregated")
+            finally:
+                os.killpg(server.pid, 15)
+                server.wait(30)
+        self.stdout.write(
+            f"HTTP GET /api/users/<id>/recommendations?limit={opts['limit']} under gunicorn -w {opts['workers']}, "
+            f"locust {opts['locust_users']} users for {opts['http_seconds']} s (separate process): "
+            f"{float(row['Requests/s']):.0f} req/s, {row['Failure Count']} failures of {row['Request Count']}, "
+            f"p50 {row['50%']} ms, p99 {row['99%']} ms"
+        )
+
+    def _wait_for(self, port: int, server) -> None:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if server.poll() is not None:
+                raise CommandError(f"gunicorn exited with {server.returncode}")
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                return
+            except OSError:
+                time.sleep(0.3)
+        raise CommandError("gunicorn did not start within 60 s")

@@ -1,0 +1,140 @@
+"""The pages in a real browser (headless Chromium via Playwright) against a
+live server: log in, see a feed with reasons, like a video and watch the
+next feed change, open similar videos, search."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from django.db import connections
+from playwright.sync_api import expect, sync_playwright
+
+from mediarec.models import Interaction, ModelKind, ModelVersion, Video
+from mediarec.recommender.serving import clear_caches
+from tests.factories import UserFactory
+
+DIM = 256
+TOPICS = ("cooking", "football", "jazz")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+@pytest.fixture
+def site(transactional_db, settings, tmp_path):
+    """Three topics of eight videos each, and other viewers who make some of them popular."""
+    settings.MEDIAREC_DATA_DIR = tmp_path
+    rng = np.random.default_rng(0)
+    ModelVersion.objects.create(name="standin-e2e", kind=ModelKind.STANDIN, embedding_dim=DIM, is_active=True)
+    centres = rng.normal(size=(len(TOPICS), DIM))
+    videos = {}
+    for t, topic in enumerate(TOPICS):
+        for i in range(8):
+            v = centres[t] + 0.3 * rng.normal(size=DIM)
+            video = Video.objects.create(
+                title=f"{topic.title()} clip {i}",
+                tags=topic,
+                embedding=(v / np.linalg.norm(v)).astype(np.float32),
+                embedding_version="standin-e2e",
+                status="ready",
+            )
+            videos[video.pk] = topic
+    for n in range(6):
+        fan = UserFactory(username=f"fan{n}")
+        for pk, topic in videos.items():
+            if topic == "football" and pk % 2 == n % 2:
+                Interaction.objects.create(user=fan, video_id=pk, kind="like")
+    viewer = UserFactory(username="viewer")
+    clear_caches()
+    yield {"videos": videos, "viewer": viewer}
+    clear_caches()
+
+
+@pytest.fixture
+def page(monkeypatch):
+    # Playwright's sync API runs an event loop in this thread; the test's own ORM
+    # checks are plain synchronous queries, so Django's async guard is lifted.
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+        page = browser.new_page()
+        page.set_default_timeout(15_000)
+        yield page
+        browser.close()
+        # ORM calls made while Playwright's loop runs use their own connection; close it.
+        connections.close_all()
+
+
+def log_in(page, live_server, username="viewer"):
+    page.goto(f"{live_server.url}/login/")
+    page.fill("input[name=username]", username)
+    page.fill("input[name=password]", "pw")
+    page.click("button[type=submit]")
+    expect(page.locator("h1")).to_have_text("For you")
+
+
+def feed_ids(page) -> list[int]:
+    return [int(x) for x in page.locator("#feed a[data-video-id]").evaluate_all("els => els.map(e => e.dataset.videoId)")]
+
+
+def test_anonymous_visitor_sees_trending_and_can_log_in(site, live_server, page):
+    page.goto(live_server.url)
+    expect(page.locator("h1")).to_have_text("Trending now")
+    first = feed_ids(page)[0]
+    assert site["videos"][first] == "football"  # the popular topic
+    expect(page.locator("#feed .why").first).to_have_text("Trending now")
+    page.goto(f"{live_server.url}/login/")
+    page.fill("input[name=username]", "viewer")
+    page.fill("input[name=password]", "wrong")
+    page.click("button[type=submit]")
+    expect(page.locator(".error")).to_be_visible()
+    log_in(page, live_server)
+
+
+def test_liking_a_video_changes_the_next_feed(site, live_server, page):
+    log_in(page, live_server)
+    before = feed_ids(page)
+    jazz = next(pk for pk in before if site["videos"][pk] == "jazz")
+    page.click(f"#feed a[data-video-id='{jazz}']")
+    expect(page.locator("video, .player img, .thumb-placeholder").first).to_be_visible()
+    page.click("button[value=like]")
+    expect(page.locator(".react .status")).to_contain_text("Liked")
+    expect(page.locator("button[value=like]")).to_have_attribute("aria-pressed", "true")
+    assert Interaction.objects.filter(user=site["viewer"], video_id=jazz, kind="like").exists()
+
+    page.goto(live_server.url)
+    after = feed_ids(page)
+    assert after != before
+    assert jazz not in after
+    top = [site["videos"][pk] for pk in after[:6]]
+    assert top.count("jazz") >= 4, top
+    expect(page.locator("#feed .why").first).to_contain_text("Jazz clip")  # "Because you watched …"
+
+
+def test_video_page_shows_why_and_similar_videos(site, live_server, page):
+    log_in(page, live_server)
+    jazz = next(pk for pk, topic in site["videos"].items() if topic == "jazz")
+    Interaction.objects.create(user=site["viewer"], video_id=jazz, kind="like")
+    page.goto(live_server.url)
+    card = page.locator("#feed li.card").first
+    reason = card.locator(".why").inner_text()
+    card.locator("a").click()
+    expect(page.locator("#why")).to_contain_text(reason)
+    similar = page.locator("#similar a[data-video-id]")
+    expect(similar.first).to_be_visible()
+    assert similar.count() >= 4
+
+
+def test_search_page(site, live_server, page):
+    page.goto(f"{live_server.url}/search/?q=cooking")
+    expect(page.locator(".mode")).to_contain_text("Keyword search")
+    titles = page.locator("#results .title").all_inner_texts()
+    assert titles and all(t.startswith("Cooking") for t in titles)
+    page.fill("form.search.big input[name=q]", "nothing-matches-this")
+    page.click("form.search.big button")
+    expect(page.locator(".empty")).to_contain_text("No videos match")
