@@ -3,6 +3,7 @@ serving (``manage.py bench_serving``) and the engine (``python -m videobert_engi
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -31,10 +32,22 @@ def run_delegate(argv: list[str], *, timeout: float) -> dict:
             proc.wait()
     return {
         "command": " ".join(argv[1:] if argv[0] == sys.executable else argv),
+        "figures": last_json_object(lines),
         "returncode": proc.returncode,
         "seconds": round(time.perf_counter() - started, 1),
         "output": lines[-40:],
     }
+
+
+def last_json_object(lines: list[str]) -> dict | None:
+    """The last output line that is a JSON object (how the engine bench reports with --json)."""
+    for line in reversed(lines):
+        if line.lstrip().startswith("{"):
+            try:
+                return json.loads(line)
+            except json.JSONDecodeError:
+                continue
+    return None
 
 
 def bench_serving(extra: list[str], *, timeout: float = 1800) -> dict:
@@ -42,6 +55,5 @@ def bench_serving(extra: list[str], *, timeout: float = 1800) -> dict:
 
 
 def bench_embedding(device: str, extra: list[str], *, timeout: float = 1800) -> dict:
-    return run_delegate(
-        [sys.executable, "-m", "videobert_engine", "bench", "--device", device, *extra], timeout=timeout
-    )
+    argv = [sys.executable, "-m", "videobert_engine", "bench", "--device", device, "--json", *extra]
+    return run_delegate(argv, timeout=timeout)

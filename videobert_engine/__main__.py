@@ -47,6 +47,7 @@ def cmd_train(args: argparse.Namespace) -> None:
         checkpoint_every=args.checkpoint_every,
         device=args.device,
         num_workers=args.num_workers,
+        threads=args.threads,
         log_path=args.log,
         progress=not args.no_progress,
     )
@@ -93,6 +94,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default=None, help="cpu, cuda (default: cuda when available)")
     p.add_argument("--num-workers", type=int, default=2)
+    p.add_argument("--threads", type=int, default=None, help="torch CPU threads (1 is best on a busy machine)")
     p.add_argument("--resume", default=None, help="continue from this checkpoint up to --steps")
     p.add_argument("--checkpoint-every", type=int, default=0)
     p.add_argument("--log", default=None, help="append per-step metrics as JSONL")

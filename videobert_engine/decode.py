@@ -78,6 +78,7 @@ class _Reader:
         self.name = Path(path).name
         self.deadline = time.monotonic() + timeout_s
         self.timeout_s = timeout_s
+        self.decoded = 0  # frames decoded so far (seeking keeps this far below the frame count of long videos)
         if not os.path.isfile(path):
             raise UnreadableVideo(f"{self.name}: no such file")
         if os.path.getsize(path) == 0:
@@ -117,6 +118,7 @@ class _Reader:
         """Decoded frames in presentation order from the current position; FFmpeg errors become UnreadableVideo."""
         try:
             for frame in self.container.decode(self.stream):
+                self.decoded += 1
                 if time.monotonic() > self.deadline:
                     raise UnreadableVideo(f"{self.name}: decoding took longer than {self.timeout_s:.0f} s")
                 yield frame

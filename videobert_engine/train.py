@@ -47,6 +47,7 @@ class TrainConfig:
     checkpoint_every: int = 0  # 0: only at the end
     device: str | None = None  # None: cuda when available
     num_workers: int = 2  # decoding processes
+    threads: int | None = None  # torch CPU threads while training (None: leave as is); 1 is best on a busy machine
     objectives: Objectives = field(default_factory=Objectives)
     log_path: str | None = None  # per-step metrics as JSONL
     progress: bool = True
@@ -101,6 +102,16 @@ def make_batch(step: int, cfg: TrainConfig, cache: ClipCache, ids: torch.Tensor,
 
 def train(records: list[dict], config: TrainConfig) -> Path:
     """Train on ``records`` ({"path": str | None, "text": str}); returns the checkpoint path (``config.out_path``)."""
+    threads = torch.get_num_threads()
+    if config.threads:
+        torch.set_num_threads(config.threads)
+    try:
+        return _train(records, config)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _train(records: list[dict], config: TrainConfig) -> Path:
     device = resolve_device(config.device)
     texts = [r.get("text") or "" for r in records]
     start, payload = 0, None
@@ -132,7 +143,7 @@ def train(records: list[dict], config: TrainConfig) -> Path:
     optimizer = make_optimizer(model, config)
     if payload is not None and payload["train"].get("optimizer"):
         optimizer.load_state_dict(payload["train"]["optimizer"])
-    log_file = open(config.log_path, "a", encoding="utf-8") if config.log_path else None  # noqa: SIM115
+    log_file = open(config.log_path, "a", encoding="utf-8", buffering=1) if config.log_path else None  # noqa: SIM115
     metrics: dict[str, float] = {}
     model.train()
     bar = tqdm(range(start, config.steps), desc=f"train {model.config.name}", disable=not config.progress, initial=start, total=config.steps)

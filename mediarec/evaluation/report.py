@@ -75,6 +75,7 @@ def plot_metrics(protocol_results: list[dict], ks: list[int], path: str | Path) 
     for r, result in enumerate(protocol_results):
         for c, metric in enumerate(METRICS):
             ax = axes[r][c]
+            drawn = False
             for name, model in result["models"].items():
                 if model["skipped"]:
                     continue
@@ -82,12 +83,16 @@ def plot_metrics(protocol_results: list[dict], ks: list[int], path: str | Path) 
                 if all(v is None for v in values):
                     continue
                 ax.plot(ks, [float("nan") if v is None else v for v in values], marker="o", ms=3, label=name)
+                drawn = True
                 if name not in names:
                     names.append(name)
             if r == 0:
                 ax.set_title(TITLES[metric], fontsize=9)
             if c == 0:
                 ax.set_ylabel(f"{result['dataset']}\n{result['protocol']}", fontsize=9)
+            if not drawn:
+                ax.text(0.5, 0.5, "not defined here", ha="center", va="center", fontsize=8, color="gray")
+                ax.set_yticks([])
             ax.set_xticks(ks)
             ax.tick_params(labelsize=7)
             ax.grid(alpha=0.3)

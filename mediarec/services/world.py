@@ -250,7 +250,8 @@ def _world_attributes(world: World, index: int) -> dict:
 
 
 class _RenderedFile(File):
-    """A file already on disk: ``video_create`` probes it in place, without a copy."""
+    """A file already on disk: ``video_create`` probes it in place and the
+    storage moves it into place, without a copy."""
 
     def temporary_file_path(self) -> str:
         return self.file.name
@@ -281,7 +282,7 @@ def world_videos_create_rendered(
                 )
             store_seconds += time.perf_counter() - started
             ids[spec.index] = video.pk
-            done.path.unlink()
+            done.path.unlink(missing_ok=True)  # storage usually moved it into place already
     except BaseException:
         # The rows roll back with this transaction; the stored files must go too.
         _delete_files(_stored_files(Video.objects.filter(pk__in=ids[ids > 0].tolist())))
@@ -292,7 +293,7 @@ def world_videos_create_rendered(
     with transaction.atomic():
         videos = list(Video.objects.filter(pk__in=ids.tolist()).only("pk", "attributes"))
         for video in videos:
-            video.created_at = start + timedelta(days=video.attributes["created_day"])
+            video.created_at = start + timedelta(days=world.videos[video.attributes["world_index"]].created_day)
         Video.objects.bulk_update(videos, ["created_at"], batch_size=1000)
     return ids, store_seconds
 
@@ -378,6 +379,9 @@ def _indexes_deferred(cursor, model, new_rows: int):
         [table],
     )
     foreign_keys = cursor.fetchall()
+    # Check pending deferred foreign keys now (ALTER TABLE refuses while any are queued).
+    cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+    cursor.execute("SET CONSTRAINTS ALL DEFERRED")
     for name, _ in foreign_keys:
         cursor.execute(f'ALTER TABLE "{table}" DROP CONSTRAINT "{name}"')
     for name, _ in indexes:

@@ -44,11 +44,11 @@ TASTE_NOISE = 0.35  # personal deviation of every preference
 # --- Sessions and slates -----------------------------------------------------
 SESSION_CONTINUE = 0.75  # chance the next view stays in the same session (mean length 4)
 SLATE_SIZE = 30
-SLATE_POPULAR, SLATE_CHANNEL = 12, 12  # the rest of the slate is uniform over the catalog
+SLATE_POPULAR, SLATE_CHANNEL = 10, 14  # the rest of the slate is uniform over the catalog
 RECENCY_DAYS, RECENCY_FLOOR = 7.0, 0.2  # exposure weight: appeal * (floor + exp(-age / days))
 EVENING_PEAK_H, EVENING_SPREAD_H = 20.0, 3.5
 # --- Utility model -----------------------------------------------------------
-B_REL, B_POP, CHOICE_NOISE = 5.0, 0.5, 1.0  # choice: which slate items get watched
+B_REL, B_POP, CHOICE_NOISE = 8.0, 0.5, 1.0  # choice: which slate items get watched
 A_REL, REL_CENTER, A_POP = 5.0, 0.2, 0.3  # outcome utility z
 COMPLETE_BIAS, COMPLETE_SLOPE, COMPLETE_DURATION = -0.8, 1.0, 0.6
 LIKE_BIAS, LIKE_SLOPE, LIKE_USER_SPREAD = -4.3, 1.0, 1.0

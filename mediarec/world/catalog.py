@@ -304,16 +304,16 @@ ROTATION_PHRASES = {
     "counterclockwise": ("spinning counterclockwise", "turning anticlockwise", "rotating counterclockwise"),
 }
 ZOOM_PHRASES = {
-    "in": ("the view zooms in", "the camera zooms in", "the camera slowly zooms in"),
-    "out": ("the view zooms out", "the camera pulls back", "the camera slowly zooms out"),
+    "in": ("the view zooms in", "the camera zooms in", "the camera moves in close"),
+    "out": ("the view zooms out", "the camera pulls back", "the camera draws back"),
 }
 PAN_PHRASES = {
     "left": ("the camera pans left", "the shot pans to the left"),
     "right": ("the camera pans right", "the shot pans to the right"),
 }
 LIGHTING_PHRASES = {
-    "brightening": ("the light comes up", "the scene gets brighter", "it slowly brightens"),
-    "dimming": ("the light fades", "the scene gets darker", "it slowly dims"),
+    "brightening": ("the light comes up", "the scene gets brighter", "it gradually brightens"),
+    "dimming": ("the light fades", "the scene gets darker", "it gradually dims"),
     "flicker": ("the light flickers", "the lighting strobes", "a flickering light plays over it"),
 }
 NOISE_PHRASES = {

@@ -79,7 +79,9 @@ def log_in(page, live_server, username="viewer"):
 
 
 def feed_ids(page) -> list[int]:
-    return [int(x) for x in page.locator("#feed a[data-video-id]").evaluate_all("els => els.map(e => e.dataset.videoId)")]
+    return [
+        int(x) for x in page.locator("#feed a[data-video-id]").evaluate_all("els => els.map(e => e.dataset.videoId)")
+    ]
 
 
 def test_anonymous_visitor_sees_trending_and_can_log_in(site, live_server, page):

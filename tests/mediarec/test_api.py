@@ -66,9 +66,17 @@ def test_openapi_schema_and_docs_are_served(client):
 def test_token_auth_and_permissions(client, catalog):
     alice, bob = UserFactory(), UserFactory()
     staff = UserFactory(is_staff=True)
-    assert client.post("/api/token", {"username": alice.username, "password": "nope"}, content_type="application/json").status_code == 401
+    assert (
+        client.post(
+            "/api/token", {"username": alice.username, "password": "nope"}, content_type="application/json"
+        ).status_code
+        == 401
+    )
     assert client.get(f"/api/users/{alice.pk}/recommendations").status_code == 401
-    assert client.get(f"/api/users/{alice.pk}/recommendations", headers={"Authorization": "Bearer forged"}).status_code == 401
+    assert (
+        client.get(f"/api/users/{alice.pk}/recommendations", headers={"Authorization": "Bearer forged"}).status_code
+        == 401
+    )
     headers = token_for(client, alice)
     response = client.get(f"/api/users/{alice.pk}/recommendations?limit=5", headers=headers)
     assert response.status_code == 200 and len(response.json()["items"]) == 5
@@ -91,7 +99,13 @@ def test_recommendation_paging_and_limits(client, catalog):
     second = client.get(f"{url}?limit=5&cursor={first['next_cursor']}", headers=headers).json()
     assert second["offset"] == 5
     assert not {i["video"]["id"] for i in first["items"]} & {i["video"]["id"] for i in second["items"]}
-    for query, status in [("limit=0", 422), ("limit=101", 422), ("limit=abc", 422), ("offset=-1", 422), ("cursor=%%%", 400)]:
+    for query, status in [
+        ("limit=0", 422),
+        ("limit=101", 422),
+        ("limit=abc", 422),
+        ("offset=-1", 422),
+        ("cursor=%%%", 400),
+    ]:
         response = client.get(f"{url}?{query}", headers=headers)
         assert response.status_code == status, (query, response.content)
         assert response.json()["detail"]
@@ -141,17 +155,23 @@ def test_batch_of_1000_is_idempotent_and_all_or_nothing(client, catalog):
     user = UserFactory()
     headers = token_for(client, user)
     kinds = ["view", "complete", "like", "share", "dislike"]
-    events = [
-        {"video_id": catalog[i % 30].pk, "kind": kinds[i % 5], "client_event_id": f"b-{i}"} for i in range(1000)
-    ]
+    events = [{"video_id": catalog[i % 30].pk, "kind": kinds[i % 5], "client_event_id": f"b-{i}"} for i in range(1000)]
     response = post_json(client, "/api/interactions/batch", {"events": events}, headers=headers)
     assert response.status_code == 201 and response.json() == {"created": 1000, "duplicates": 0}
-    response = post_json(client, "/api/interactions/batch", {"events": events[:10] + [{**events[0], "client_event_id": "new"}]}, headers=headers)
+    response = post_json(
+        client,
+        "/api/interactions/batch",
+        {"events": [*events[:10], {**events[0], "client_event_id": "new"}]},
+        headers=headers,
+    )
     assert response.json() == {"created": 1, "duplicates": 10}
     assert Interaction.objects.count() == 1001
-    too_many = events + [{"video_id": catalog[0].pk, "kind": "view"}]
+    too_many = [*events, {"video_id": catalog[0].pk, "kind": "view"}]
     assert post_json(client, "/api/interactions/batch", {"events": too_many}, headers=headers).status_code == 422
-    one_bad = [{"video_id": catalog[0].pk, "kind": "view", "client_event_id": "x"}, {"video_id": 999999, "kind": "view"}]
+    one_bad = [
+        {"video_id": catalog[0].pk, "kind": "view", "client_event_id": "x"},
+        {"video_id": 999999, "kind": "view"},
+    ]
     response = post_json(client, "/api/interactions/batch", {"events": one_bad}, headers=headers)
     assert response.status_code == 404 and "999999" in response.json()["detail"]
     assert post_json(client, "/api/interactions/batch", {"events": []}, headers=headers).status_code == 422
@@ -174,7 +194,9 @@ def test_upload_and_status(client, mp4_file, tmp_path):
     user = UserFactory()
     headers = token_for(client, user)
     with open(mp4_file, "rb") as fh:
-        response = client.post("/api/videos", {"file": fh, "title": "Red square", "tags": "red, square"}, headers=headers)
+        response = client.post(
+            "/api/videos", {"file": fh, "title": "Red square", "tags": "red, square"}, headers=headers
+        )
     assert response.status_code == 201, response.content
     body = response.json()
     assert body["status"] == "queued" and body["tags"] == ["red", "square"]

@@ -12,6 +12,7 @@ and Postgres; ``--device`` is accepted for a uniform benchmark interface.
 from __future__ import annotations
 
 import csv
+import json
 import os
 import platform
 import random
@@ -24,6 +25,7 @@ from pathlib import Path
 
 import numpy as np
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 
 from mediarec.models import CFModelVersion, Interaction, ModelVersion, Video
@@ -77,10 +79,9 @@ class Command(BaseCommand):
             version = cf_refit()
             self.stdout.write(f"  {version.name}: {version.fit_seconds:.1f} s")
         rng = random.Random(opts["seed"])
-        user_ids = list(Interaction.objects.values_list("user_id", flat=True).distinct()[: opts["sample_users"] * 5])
+        user_ids = list(Interaction.objects.order_by().values_list("user_id", flat=True).distinct())
         user_ids = rng.sample(user_ids, min(opts["sample_users"], len(user_ids)))
-        User = __import__("django.contrib.auth", fromlist=["get_user_model"]).get_user_model()
-        users = list(User.objects.filter(pk__in=user_ids))
+        users = list(get_user_model().objects.filter(pk__in=user_ids))
         self.stdout.write(
             f"world: {videos} videos, {len(users)} sampled users, {interactions} interactions; "
             f"machine: {os.cpu_count()} cores, {platform.processor() or platform.machine()}"
@@ -113,7 +114,7 @@ class Command(BaseCommand):
         root = Path(settings.BASE_DIR)
         with tempfile.TemporaryDirectory() as tmp:
             users_path = Path(tmp) / "users.json"
-            users_path.write_text(__import__("json").dumps([[u.pk, api_token_for(u)] for u in users]))
+            users_path.write_text(json.dumps([[u.pk, api_token_for(u)] for u in users]))
             locustfile = Path(tmp) / "locustfile.py"
             locustfile.write_text(LOCUSTFILE.format(users_path=str(users_path)))
             server = subprocess.Popen(

@@ -36,7 +36,9 @@ class InMemory:
     def recommend_new(self, liked: list[int], n: int) -> list[int]:
         w = self.world
         weights = event_weights(np.array(["like"] * len(liked)), np.zeros(len(liked)), w.config)
-        row = build_user_items(np.zeros(len(liked), int), np.array(liked, int), weights, shape=(1, w.n_items), config=w.config)
+        row = build_user_items(
+            np.zeros(len(liked), int), np.array(liked, int), weights, shape=(1, w.n_items), config=w.config
+        )
         return self.model.recommend(10_000, sp.csr_matrix(row), N=n)[0].tolist()
 
 

@@ -143,7 +143,11 @@ def test_keyword_search_without_a_videobert_model(served, caplog):
     assert results.videos and all("topic1" in v.tags for v in results.videos)
     ModelVersion.objects.update(is_active=False)
     ModelVersion.objects.create(
-        name="vb-missing", kind=ModelKind.VIDEOBERT, checkpoint_path="/nonexistent.pt", embedding_dim=DIM, is_active=True
+        name="vb-missing",
+        kind=ModelKind.VIDEOBERT,
+        checkpoint_path="/nonexistent.pt",
+        embedding_dim=DIM,
+        is_active=True,
     )
     clear_caches()
     results = videos_search(query="topic 2 video")
