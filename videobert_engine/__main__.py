@@ -40,6 +40,7 @@ def cmd_train(args: argparse.Namespace) -> None:
         overrides=overrides,
         steps=args.steps,
         batch_size=args.batch_size,
+        clips_per_item=args.clips_per_item,
         lr=args.lr,
         seed=args.seed,
         out_path=args.out,
@@ -90,6 +91,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--preset", default="tiny", choices=["tiny", "small", "c3d"])
     p.add_argument("--steps", type=int, default=150)
     p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--clips-per-item", type=int, default=1, help="clips of each video per step (0: all)")
     p.add_argument("--lr", type=float, default=2e-3)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default=None, help="cpu, cuda (default: cuda when available)")

@@ -9,7 +9,8 @@
       ↓ flatten → fc6 4096 → fc7 4096                                  = forward_head(pre_logits=True)
       ↓ fc8 num_classes (487 for Sports-1M; absent when num_classes=0)  = forward_head()
 
-Every conv is 3x3x3, stride 1, padding 1, followed by ReLU. Width-scaled presets change ``widths`` and ``fc_dim``;
+Every conv is 3x3x3, stride 1, padding 1, followed by ReLU. Width-scaled presets change ``widths`` and ``fc_dim``
+and add batch norm after each conv (``batch_norm=True``: they train from scratch, in few steps, on a CPU);
 a clip shorter than 16 frames (or smaller than 112 px) skips the pooling steps that would shrink a side below 1.
 """
 
@@ -48,7 +49,10 @@ class C3D(nn.Module):
         pools, (t, h, w) = _pool_plan(config.frames, config.size)
         layers, c_in = [], 3
         for i, c_out in enumerate(config.widths):
-            layers += [nn.Conv3d(c_in, c_out, kernel_size=3, padding=1), nn.ReLU(inplace=True)]
+            if config.batch_norm:
+                layers += [nn.Conv3d(c_in, c_out, kernel_size=3, padding=1, bias=False), nn.BatchNorm3d(c_out), nn.ReLU(inplace=True)]
+            else:
+                layers += [nn.Conv3d(c_in, c_out, kernel_size=3, padding=1), nn.ReLU(inplace=True)]
             if i in _POOLS:
                 layers.append(pools.pop(0))
             c_in = c_out
@@ -65,7 +69,8 @@ class C3D(nn.Module):
         for m in self.modules():
             if isinstance(m, nn.Conv3d):
                 nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
-                nn.init.zeros_(m.bias)
+                if m.bias is not None:
+                    nn.init.zeros_(m.bias)
             elif isinstance(m, nn.Linear):
                 nn.init.normal_(m.weight, std=0.01 if m is self.fc8 else (2.0 / m.in_features) ** 0.5)
                 nn.init.zeros_(m.bias)

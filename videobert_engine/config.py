@@ -30,6 +30,7 @@ class C3DConfig:
     fc_dim: int = 4096  # fc6 / fc7 width; fc7 output is the per-clip feature (pre-logits)
     num_classes: int = 0  # fc8; 487 (Sports-1M) for the reference network, 0 = no classifier
     dropout: float = 0.5
+    batch_norm: bool = False  # BatchNorm3d after each conv (not in the original; helps short from-scratch training)
     frames: int = 16  # input clip length; must equal ClipConfig.frames_per_clip
     size: int = 112  # input frame size; must equal ClipConfig.size
 
@@ -95,7 +96,7 @@ def tiny() -> VideoBertConfig:
     return VideoBertConfig(
         name="tiny",
         clips=ClipConfig(n_clips=4, frames_per_clip=8, fps=6.0, size=48),
-        video=C3DConfig(widths=(8, 16, 32, 32, 64, 64, 64, 64), fc_dim=256, dropout=0.0, frames=8, size=48),
+        video=C3DConfig(widths=(8, 16, 32, 32, 64, 64, 64, 64), fc_dim=256, dropout=0.0, batch_norm=True, frames=8, size=48),
         text=TextConfig(vocab="corpus", d_model=128, n_layer=2, n_head=4, d_ff=512, max_len=32, dropout=0.0),
         joint=JointConfig(d_model=128, n_layer=2, n_head=4, d_ff=512, dropout=0.0),
     )
@@ -106,7 +107,7 @@ def small() -> VideoBertConfig:
     return VideoBertConfig(
         name="small",
         clips=ClipConfig(n_clips=4, frames_per_clip=16, fps=8.0, size=112),
-        video=C3DConfig(widths=(16, 32, 64, 64, 128, 128, 128, 128), fc_dim=1024, dropout=0.1),
+        video=C3DConfig(widths=(16, 32, 64, 64, 128, 128, 128, 128), fc_dim=1024, dropout=0.1, batch_norm=True),
         text=TextConfig(vocab="corpus", corpus_vocab_size=8000, d_model=256, n_layer=4, n_head=4, d_ff=1024),
         joint=JointConfig(d_model=256, n_layer=2, n_head=4, d_ff=1024),
     )

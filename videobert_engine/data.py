@@ -11,7 +11,6 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset
 from tqdm.auto import tqdm
@@ -118,7 +117,8 @@ def decode_all(records: list[dict], spec: ClipConfig, num_workers: int = 2, prog
     loader = clip_loader(records, spec, batch_size=8, num_workers=num_workers)
     for batch in tqdm(loader, desc="decode", unit="batch", disable=not progress, leave=False):
         rows = batch.index[batch.has_video]
-        clips[filled : filled + len(rows)] = batch.clips
+        if len(rows):
+            clips[filled : filled + len(rows)] = batch.clips
         row_of[rows] = torch.arange(filled, filled + len(rows))
         filled += len(rows)
         errors.update(batch.errors)
@@ -130,7 +130,3 @@ def write_manifest(path: str | os.PathLike, records: list[dict]) -> Path:
         for r in records:
             f.write(json.dumps({"path": r.get("path"), "text": r.get("text") or ""}) + "\n")
     return Path(path)
-
-
-def as_array(x: torch.Tensor) -> np.ndarray:
-    return x.detach().float().cpu().numpy()

@@ -34,7 +34,7 @@ class TrainConfig:
     overrides: dict[str, Any] = field(default_factory=dict)  # preset(...) overrides, e.g. {"embed_dim": 128}
     steps: int = 200
     batch_size: int = 32
-    clips_per_item: int = 2  # clips of each video seen per step (an ordered random subset); 0 = all n_clips
+    clips_per_item: int = 1  # clips of each video per step (an ordered random subset of the cached n_clips); 0 = all
     lr: float = 2e-3
     pretrained_lr_scale: float = 0.1  # lr factor for a warm-started text tower
     min_lr_ratio: float = 0.05

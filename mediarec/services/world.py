@@ -8,8 +8,9 @@ and bulk paths, and find it again for evaluation.
       |- interactions     binary COPY
       '- state file       <MEDIAREC_DATA_DIR>/world-<database>.json: the config, so the world regenerates
 
-Re-running with the same config into a database that holds exactly that
-world changes nothing (idempotent). A database that holds any other world
+Re-running with the same config into a database that holds that world (its
+videos, its viewers, at least its interactions: later activity is fine)
+changes nothing (idempotent). A database that holds any other world
 data is refused with :class:`WorldConflict` unless ``replace=True``, which
 deletes the old world first.
 """
@@ -119,7 +120,8 @@ def world_load(
             state is not None
             and state["config"] == config.to_dict()
             and state["render"] == render
-            and state["counts"] == existing
+            and (existing["videos"], existing["users"]) == (state["counts"]["videos"], state["counts"]["users"])
+            and existing["interactions"] >= state["counts"]["interactions"]  # later activity is welcome
         ):
             result.skipped, result.counts = True, existing
             return result
@@ -130,11 +132,6 @@ def world_load(
                 f"{existing['users']} viewers, {existing['interactions']} interactions; {held}) that is not this "
                 "world. Refusing to mix worlds: pass --replace to delete it and load this one."
             )
-        started = time.perf_counter()
-        deleted = world_delete()
-        result.timings["delete"] = time.perf_counter() - started
-        log(f"deleted the previous world: {deleted['videos']} videos, {deleted['users']} viewers")
-
     started = time.perf_counter()
     world = World.generate(config)
     result.timings["generate"] = time.perf_counter() - started
@@ -147,11 +144,17 @@ def world_load(
 
     rendered_files: list[str] = []
     try:
-        # One transaction: a failed load leaves nothing behind (rendered files included).
+        # One transaction: a failed load changes nothing (its rendered files are removed too).
         with transaction.atomic():
-            _load_parts(world, result, start=start, render=render, workers=workers, password=password, log=log)
-            if render:
-                rendered_files = _stored_files(Video.objects.filter(WORLD_VIDEOS))
+            if existing["videos"] or existing["users"]:  # replacing (refused above otherwise)
+                started = time.perf_counter()
+                deleted = world_delete()
+                result.timings["delete"] = time.perf_counter() - started
+                log(f"deleted the previous world: {deleted['videos']} videos, {deleted['users']} viewers")
+            _load_parts(
+                world, result, start=start, render=render, workers=workers, password=password, log=log,
+                stored_files=rendered_files,
+            )  # fmt: skip
             started = time.perf_counter()  # the commit follows
         result.timings["commit"] = time.perf_counter() - started
         log(f"committed in {result.timings['commit']:.1f} s")
@@ -178,7 +181,9 @@ def world_load(
     return result
 
 
-def _load_parts(world: World, result: WorldLoadResult, *, start, render, workers, password, log) -> None:
+def _load_parts(
+    world: World, result: WorldLoadResult, *, start, render, workers, password, log, stored_files: list[str]
+) -> None:
     started = time.perf_counter()
     user_ids = world_users_create(world=world, password=password)
     result.timings["users"] = time.perf_counter() - started
@@ -187,6 +192,7 @@ def _load_parts(world: World, result: WorldLoadResult, *, start, render, workers
     if render:
         started = time.perf_counter()
         video_ids, store_seconds = world_videos_create_rendered(world=world, start=start, workers=workers)
+        stored_files += _stored_files(Video.objects.filter(pk__in=video_ids.tolist()))
         wall = time.perf_counter() - started
         result.timings["render"] = wall
         log(

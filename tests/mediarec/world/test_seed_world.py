@@ -115,6 +115,9 @@ def test_rerun_is_idempotent_another_world_is_refused_unless_replaced():
     output = seed(*args, "--seed", "1")
     assert "already loaded" in output and "nothing changed" in output
     assert (Video.objects.count(), get_user_model().objects.count(), Interaction.objects.count()) == counts
+    # viewers using the site afterwards do not make the world "another world"
+    Interaction.objects.create(user=get_user_model().objects.first(), video=Video.objects.first(), kind="like")
+    assert "nothing changed" in seed(*args, "--seed", "1")
 
     with pytest.raises(CommandError, match="--replace"):
         seed(*args, "--seed", "2")

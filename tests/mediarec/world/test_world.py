@@ -3,6 +3,10 @@ stand-in embeddings behave as docs/WORLD.md says."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -11,6 +15,7 @@ from mediarec.world.audience import LIKE, VIEW
 from mediarec.world.catalog import FACTOR_NAMES
 
 CONFIG = WorldConfig(n_videos=400, n_users=300, days=20, seed=11)
+ROOT = Path(__file__).resolve().parents[3]
 
 
 @pytest.fixture(scope="module")
@@ -143,3 +148,8 @@ def test_attributes_and_render_settings_span_the_documented_ranges():
 def _agreement(codes: np.ndarray) -> float:
     """Mean share of factors on which two videos agree."""
     return float((codes[:, None, :] == codes[None, :, :]).mean())
+
+
+def test_the_world_package_does_not_import_django():
+    code = "import sys, mediarec.world, mediarec.world.render; assert 'django' not in sys.modules, 'django imported'"
+    subprocess.run([sys.executable, "-c", code], check=True, env={"PYTHONPATH": str(ROOT)})
