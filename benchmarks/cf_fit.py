@@ -22,6 +22,10 @@ from mediarec.recommender.store import cf_refit, events_from_db
 from mediarec.recommender.weights import build_user_items, event_weights
 
 
+def _rounded(values: list[float]) -> list[float]:
+    return [round(v, 2) for v in values]
+
+
 def bench_cf_fit(*, repeats: int = 1, log=print) -> dict:
     config = RecommenderConfig.from_settings()
     project, bare, read, build = [], [], [], []
@@ -71,4 +75,10 @@ def bench_cf_fit(*, repeats: int = 1, log=print) -> dict:
         "bare_implicit_fit_s": round(best["bare"], 2),
         "ratio": round(best["project"] / best["bare"], 2),
         "repeats": repeats,
+        "runs": {
+            "cf_refit_s": _rounded(project),
+            "read_s": _rounded(read),
+            "build_s": _rounded(build),
+            "bare_s": _rounded(bare),
+        },
     }

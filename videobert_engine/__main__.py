@@ -56,7 +56,11 @@ def cmd_train(args: argparse.Namespace) -> None:
     from videobert_engine.checkpoint import read_checkpoint
 
     payload = read_checkpoint(path)
-    print(json.dumps({"checkpoint": str(path), "version": payload["version"], "metrics": payload["train"].get("metrics", {})}))
+    print(
+        json.dumps(
+            {"checkpoint": str(path), "version": payload["version"], "metrics": payload["train"].get("metrics", {})}
+        )
+    )
 
 
 def cmd_embed(args: argparse.Namespace) -> None:
@@ -65,11 +69,23 @@ def cmd_embed(args: argparse.Namespace) -> None:
 
     embedder = Embedder.from_checkpoint(args.checkpoint, device=args.device)
     records = load_manifest(args.manifest)
-    vecs, errors = embedder.embed_videos(records, batch_size=args.batch_size, num_workers=args.num_workers, progress=not args.no_progress)
+    vecs, errors = embedder.embed_videos(
+        records, batch_size=args.batch_size, num_workers=args.num_workers, progress=not args.no_progress
+    )
     np.save(args.out, vecs)
     for index, reason in errors.items():
         print(json.dumps({"index": index, "error": reason}), file=sys.stderr)
-    print(json.dumps({"out": args.out, "version": embedder.version, "rows": len(vecs), "dim": int(vecs.shape[1]), "errors": len(errors)}))
+    print(
+        json.dumps(
+            {
+                "out": args.out,
+                "version": embedder.version,
+                "rows": len(vecs),
+                "dim": int(vecs.shape[1]),
+                "errors": len(errors),
+            }
+        )
+    )
 
 
 def cmd_bench(args: argparse.Namespace) -> None:
@@ -82,7 +98,9 @@ def cmd_bench(args: argparse.Namespace) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m videobert_engine", description="VideoBERT engine: train, embed, bench")
+    parser = argparse.ArgumentParser(
+        prog="python -m videobert_engine", description="VideoBERT engine: train, embed, bench"
+    )
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("train", help="self-supervised training on a manifest of video/text pairs")
@@ -100,7 +118,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--resume", default=None, help="continue from this checkpoint up to --steps")
     p.add_argument("--checkpoint-every", type=int, default=0)
     p.add_argument("--log", default=None, help="append per-step metrics as JSONL")
-    p.add_argument("--set", action="append", metavar="FIELD=VALUE", help="model config override, e.g. --set text__init=minilm")
+    p.add_argument(
+        "--set", action="append", metavar="FIELD=VALUE", help="model config override, e.g. --set text__init=minilm"
+    )
     p.add_argument("--no-progress", action="store_true")
     p.set_defaults(func=cmd_train)
 

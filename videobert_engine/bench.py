@@ -8,6 +8,7 @@ benchmark writes (h264, 640x360, 30 fps, 20 s).
 
 from __future__ import annotations
 
+import dataclasses
 import tempfile
 import time
 from dataclasses import dataclass
@@ -76,7 +77,9 @@ def bench_models(name: str, device: torch.device, batch_clips: int, iters: int, 
     if cuda:
         model.video.to(memory_format=torch.channels_last_3d)
     gen = torch.Generator().manual_seed(0)
-    clips = torch.randint(0, 256, (items, n, c.frames_per_clip, c.size, c.size, 3), generator=gen, dtype=torch.uint8).to(device)
+    clips = torch.randint(
+        0, 256, (items, n, c.frames_per_clip, c.size, c.size, 3), generator=gen, dtype=torch.uint8
+    ).to(device)
     ids = torch.randint(5, cfg.text.vocab_size, (items, cfg.text.max_len), generator=gen).to(device)
     mask = torch.ones_like(ids, dtype=torch.bool)
     has_video = torch.ones(items, dtype=torch.bool, device=device)
@@ -87,11 +90,10 @@ def bench_models(name: str, device: torch.device, batch_clips: int, iters: int, 
         out["video_tower_clips_s"] = items * n / t
         t = _timed(lambda: model.embed(clips, has_video, ids, mask), device, iters, warmup)
         out["fused_clips_s"] = items * n / t
-    del model
     if cuda:
-        ref_cfg = cfg.video
-        ref_cfg.num_classes = 487
-        bare = C3D(ref_cfg).eval().to(device, memory_format=torch.channels_last_3d)
+        bare = (
+            C3D(dataclasses.replace(cfg.video, num_classes=487)).eval().to(device, memory_format=torch.channels_last_3d)
+        )
         x = normalize_clips(clips.flatten(0, 1)).to(torch.bfloat16).contiguous(memory_format=torch.channels_last_3d)
         with torch.inference_mode(), autocast:
             t = _timed(lambda: bare(x), device, iters, warmup)
@@ -128,10 +130,24 @@ def bench_decode(name: str, iters: int) -> tuple[float, float]:
     return frames / seconds, iters / seconds
 
 
-def run_bench(name: str = "tiny", device: str | None = "cpu", batch_clips: int = 32, iters: int = 5, warmup: int = 2, decode_iters: int = 5) -> BenchResult:
+def run_bench(
+    name: str = "tiny",
+    device: str | None = "cpu",
+    batch_clips: int = 32,
+    iters: int = 5,
+    warmup: int = 2,
+    decode_iters: int = 5,
+) -> BenchResult:
     dev = resolve_device(device)
     if dev.type == "cuda":
         torch.backends.cudnn.benchmark = True
     models = bench_models(name, dev, batch_clips, iters, warmup)
     frames_s, videos_s = bench_decode(name, decode_iters)
-    return BenchResult(preset=name, device=str(dev) if dev.type != "cuda" else torch.cuda.get_device_name(dev), batch_clips=batch_clips, decode_frames_s=frames_s, decode_videos_s=videos_s, **models)
+    return BenchResult(
+        preset=name,
+        device=str(dev) if dev.type != "cuda" else torch.cuda.get_device_name(dev),
+        batch_clips=batch_clips,
+        decode_frames_s=frames_s,
+        decode_videos_s=videos_s,
+        **models,
+    )

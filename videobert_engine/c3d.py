@@ -50,7 +50,11 @@ class C3D(nn.Module):
         layers, c_in = [], 3
         for i, c_out in enumerate(config.widths):
             if config.batch_norm:
-                layers += [nn.Conv3d(c_in, c_out, kernel_size=3, padding=1, bias=False), nn.BatchNorm3d(c_out), nn.ReLU(inplace=True)]
+                layers += [
+                    nn.Conv3d(c_in, c_out, kernel_size=3, padding=1, bias=False),
+                    nn.BatchNorm3d(c_out),
+                    nn.ReLU(inplace=True),
+                ]
             else:
                 layers += [nn.Conv3d(c_in, c_out, kernel_size=3, padding=1), nn.ReLU(inplace=True)]
             if i in _POOLS:

@@ -34,7 +34,9 @@ def weights_digest(state: dict[str, torch.Tensor]) -> str:
     return digest.hexdigest()
 
 
-def save_checkpoint(path: str | os.PathLike, model: VideoBert, tokenizer: WordPiece, train_state: dict[str, Any] | None = None) -> str:
+def save_checkpoint(
+    path: str | os.PathLike, model: VideoBert, tokenizer: WordPiece, train_state: dict[str, Any] | None = None
+) -> str:
     """Write the checkpoint; returns its version string."""
     state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
     step = (train_state or {}).get("step", 0)
@@ -68,7 +70,9 @@ def read_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
     if not isinstance(payload, dict) or "format" not in payload:
         raise CheckpointError(f"{path.name} is not a videobert_engine checkpoint")
     if payload["format"] != FORMAT:
-        raise ModelVersionMismatch(f"{path.name} has checkpoint format {payload['format']!r}; this engine reads {FORMAT!r}")
+        raise ModelVersionMismatch(
+            f"{path.name} has checkpoint format {payload['format']!r}; this engine reads {FORMAT!r}"
+        )
     return payload
 
 
@@ -79,5 +83,7 @@ def load_model(payload: dict[str, Any]) -> tuple[VideoBert, WordPiece]:
         model = VideoBert(config)
         model.load_state_dict(payload["model"])
     except (KeyError, TypeError, ValueError, RuntimeError) as exc:
-        raise CheckpointError(f"checkpoint {payload.get('version', '?')} does not match its config: {str(exc)[:300]}") from None
+        raise CheckpointError(
+            f"checkpoint {payload.get('version', '?')} does not match its config: {str(exc)[:300]}"
+        ) from None
     return model, tokenizer

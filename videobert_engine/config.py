@@ -96,7 +96,9 @@ def tiny() -> VideoBertConfig:
     return VideoBertConfig(
         name="tiny",
         clips=ClipConfig(n_clips=4, frames_per_clip=8, fps=6.0, size=48),
-        video=C3DConfig(widths=(8, 16, 32, 32, 64, 64, 64, 64), fc_dim=256, dropout=0.0, batch_norm=True, frames=8, size=48),
+        video=C3DConfig(
+            widths=(8, 16, 32, 32, 64, 64, 64, 64), fc_dim=256, dropout=0.0, batch_norm=True, frames=8, size=48
+        ),
         text=TextConfig(vocab="corpus", d_model=128, n_layer=2, n_head=4, d_ff=512, max_len=32, dropout=0.0),
         joint=JointConfig(d_model=128, n_layer=2, n_head=4, d_ff=512, dropout=0.0),
     )

@@ -81,7 +81,9 @@ def _worker_init(_: int) -> None:
     torch.set_num_threads(1)  # workers only decode; leave the cores to PyAV and the main process
 
 
-def clip_loader(records: list[dict], spec: ClipConfig, batch_size: int, num_workers: int, pin_memory: bool = False) -> DataLoader:
+def clip_loader(
+    records: list[dict], spec: ClipConfig, batch_size: int, num_workers: int, pin_memory: bool = False
+) -> DataLoader:
     """Batches in record order; ``num_workers`` processes decode in parallel (0 decodes in this process)."""
     workers = max(0, min(num_workers, len(records) // max(batch_size, 1) + 1))
     return DataLoader(

@@ -24,7 +24,7 @@ from videobert_engine.config import ClipConfig
 from videobert_engine.errors import UnreadableVideo
 
 TEXT_CODECS = {"ansi", "bintext", "xbin", "idf", "tty"}  # demuxers that render text files as "video"
-SEEK_GAP_S = 3.0  # seek to a clip only when it starts at least this far past the frames already decoded
+SEEK_GAP_S = 2.0  # without a key-frame index: seek only to a clip at least this far past the decoded frames
 
 
 @dataclass
@@ -44,7 +44,15 @@ def probe_video(path: str | os.PathLike, timeout_s: float = 30.0) -> VideoInfo:
         first = next(r.frames(), None)
         if first is None:
             raise UnreadableVideo(f"{r.name}: no decodable video frame")
-        return VideoInfo(r.duration, r.stream.width, r.stream.height, r.fps, r.stream.codec_context.name, first.rotation % 360, r.has_audio)
+        return VideoInfo(
+            r.duration,
+            r.stream.width,
+            r.stream.height,
+            r.fps,
+            r.stream.codec_context.name,
+            first.rotation % 360,
+            r.has_audio,
+        )
 
 
 def sample_clips(path: str | os.PathLike, spec: ClipConfig) -> np.ndarray:
@@ -64,10 +72,7 @@ def clip_times(duration: float | None, spec: ClipConfig) -> np.ndarray:
     span = T / spec.fps
     if duration is None or duration <= 0:
         return np.broadcast_to(offsets, (n, T)).copy()
-    if duration < span:
-        starts = duration * np.arange(n) / n
-    else:
-        starts = (duration - span) * (np.arange(n) + 0.5) / n
+    starts = duration * np.arange(n) / n if duration < span else (duration - span) * (np.arange(n) + 0.5) / n
     return starts[:, None] + offsets[None, :]
 
 
@@ -79,6 +84,8 @@ class _Reader:
         self.deadline = time.monotonic() + timeout_s
         self.timeout_s = timeout_s
         self.decoded = 0  # frames decoded so far (seeking keeps this far below the frame count of long videos)
+        self.keyframes: np.ndarray | None = None  # key-frame times from the container index, once looked up
+        self.gop_s = 0.0  # the longest key-frame interval a seek has shown
         if not os.path.isfile(path):
             raise UnreadableVideo(f"{self.name}: no such file")
         if os.path.getsize(path) == 0:
@@ -142,13 +149,14 @@ class _Reader:
         frames = self.frames()
         held = ahead = None  # (time, frame): the last frame at or before the target, and the next one decoded
         image, image_of, last_time = None, None, 0.0  # converted image, the frame it came from, its time
-        count = 0
+        count, landed = 0, 0.0
         for slot in np.argsort(flat, kind="stable"):
             target = float(flat[slot])
             decoded_until = ahead[0] if ahead else (held[0] if held else 0.0)
-            if not short and target - decoded_until > SEEK_GAP_S:
+            if not short and self._worth_seeking(target, decoded_until):
                 self._seek(target)
                 frames, held, ahead = self.frames(), None, None
+                landed = None
             while True:  # decode until the next frame lies past the target
                 if ahead is None:
                     frame = next(frames, None)
@@ -156,6 +164,9 @@ class _Reader:
                         break
                     ahead = (self.frame_time(frame, count), frame)
                     count += 1
+                    if landed is None:  # the first frame after a seek: how far back the key frame was
+                        landed = ahead[0]
+                        self.gop_s = max(self.gop_s, target - landed)
                 if ahead[0] > target:
                     break
                 held, ahead = ahead, None
@@ -174,6 +185,22 @@ class _Reader:
                 )
             out[slot] = image
         return out.reshape(*times.shape, spec.size, spec.size, 3)
+
+    def _worth_seeking(self, target: float, decoded_until: float) -> bool:
+        """Seek when it skips frames: the key frame before ``target`` lies past what was decoded already.
+
+        With the container's index (mp4) the key frames are known; otherwise the key-frame interval seen on
+        earlier seeks stands in for it.
+        """
+        if self.keyframes is None:
+            entries = self.stream.index_entries
+            tb = self.stream.time_base
+            keys = [float(e.timestamp * tb) - self.start for e in entries if e.is_keyframe] if len(entries) > 1 else []
+            self.keyframes = np.array(keys if len(keys) > 1 else [], dtype=np.float64)
+        if len(self.keyframes):
+            i = np.searchsorted(self.keyframes, target, side="right") - 1
+            return i >= 0 and self.keyframes[i] > decoded_until + 1e-3
+        return target - decoded_until > max(SEEK_GAP_S, self.gop_s)
 
     def _seek(self, t: float) -> None:
         offset = int((t + self.start) / self.stream.time_base)

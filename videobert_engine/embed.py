@@ -37,11 +37,15 @@ class Embedder:
         self.config = model.config
 
     @classmethod
-    def from_checkpoint(cls, path: str | os.PathLike, device: str | None = None, expect_version: str | None = None) -> Embedder:
+    def from_checkpoint(
+        cls, path: str | os.PathLike, device: str | None = None, expect_version: str | None = None
+    ) -> Embedder:
         """Raises CheckpointError for a missing/bad file, ModelVersionMismatch when ``expect_version`` differs."""
         payload = read_checkpoint(path)
         if expect_version is not None and payload["version"] != expect_version:
-            raise ModelVersionMismatch(f"checkpoint {os.fspath(path)} holds model {payload['version']}, expected {expect_version}")
+            raise ModelVersionMismatch(
+                f"checkpoint {os.fspath(path)} holds model {payload['version']}, expected {expect_version}"
+            )
         model, tokenizer = load_model(payload)
         return cls(model, tokenizer, payload["version"], device)
 
@@ -53,7 +57,9 @@ class Embedder:
         return ids.to(self.device), mask.to(self.device)
 
     @torch.inference_mode()
-    def embed_videos(self, records: list[dict], batch_size: int = 16, num_workers: int = 2, progress: bool = False) -> tuple[np.ndarray, dict[int, str]]:
+    def embed_videos(
+        self, records: list[dict], batch_size: int = 16, num_workers: int = 2, progress: bool = False
+    ) -> tuple[np.ndarray, dict[int, str]]:
         """-> (vectors (N, D) float32, L2-normalized; {index: reason} for items that got an all-zero row).
 
         A record without a path is embedded from its text alone; one whose video cannot be read gets a zero row
@@ -66,7 +72,11 @@ class Embedder:
             errors.update(batch.errors)
             keep = torch.tensor([int(i) not in batch.errors for i in batch.index], dtype=torch.bool)
             texts = [records[int(i)].get("text") or "" for i in batch.index]
-            empty = [int(i) for i, t, has in zip(batch.index, texts, batch.has_video, strict=True) if not has and not t.strip() and int(i) not in batch.errors]
+            empty = [
+                int(i)
+                for i, t, has in zip(batch.index, texts, batch.has_video, strict=True)
+                if not has and not t.strip() and int(i) not in batch.errors
+            ]
             errors.update({i: "no video and no text to embed" for i in empty})
             keep &= torch.tensor([int(i) not in empty for i in batch.index], dtype=torch.bool)
             if not keep.any():

@@ -40,7 +40,9 @@ class Block(nn.Module):
         d = config.d_model
         self.ln_1, self.ln_2 = nn.LayerNorm(d), nn.LayerNorm(d)
         self.attn = nn.MultiheadAttention(d, config.n_head, dropout=config.dropout, batch_first=True)
-        self.mlp = nn.Sequential(nn.Linear(d, config.d_ff), nn.GELU(), nn.Linear(config.d_ff, d), nn.Dropout(config.dropout))
+        self.mlp = nn.Sequential(
+            nn.Linear(d, config.d_ff), nn.GELU(), nn.Linear(config.d_ff, d), nn.Dropout(config.dropout)
+        )
 
     def forward(self, x: torch.Tensor, pad: torch.Tensor) -> torch.Tensor:
         h = self.ln_1(x)
@@ -101,7 +103,9 @@ class VideoBert(nn.Module):
         # objective heads (see losses.py)
         self.align_head = nn.Linear(d, 1)
         self.clip_head = nn.Linear(d, d)
-        self.mlm_head = nn.Sequential(nn.Linear(d, self.text.num_features), nn.GELU(), nn.LayerNorm(self.text.num_features))
+        self.mlm_head = nn.Sequential(
+            nn.Linear(d, self.text.num_features), nn.GELU(), nn.LayerNorm(self.text.num_features)
+        )
         self.mlm_bias = nn.Parameter(torch.zeros(config.text.vocab_size))
         self.logit_scale = nn.Parameter(torch.tensor(2.659))  # log(1 / 0.07), as in CLIP
 
@@ -150,7 +154,7 @@ class VideoBert(nn.Module):
 
     def forward_features(self, tok: Tokens) -> torch.Tensor:
         """-> H (B, 1 + L + 1 + N, d)."""
-        B, L, N = tok.text.shape[0], tok.text.shape[1], tok.video.shape[1]
+        B = tok.text.shape[0]
         cls = self.cls_token.to(tok.text.dtype).expand(B, 1, -1)
         sep = self.sep_token.to(tok.text.dtype).expand(B, 1, -1)
         seg0, seg1 = self.segment.weight[0], self.segment.weight[1]
@@ -173,7 +177,9 @@ class VideoBert(nn.Module):
         fused = self.fusion(masked_mean(video, tok.video_mask), masked_mean(text, tok.text_mask))
         return F.normalize(self.proj(fused).float(), dim=-1)  # (B, D)
 
-    def embed(self, clips: torch.Tensor | None, has_video: torch.Tensor, ids: torch.Tensor, text_mask: torch.Tensor) -> torch.Tensor:
+    def embed(
+        self, clips: torch.Tensor | None, has_video: torch.Tensor, ids: torch.Tensor, text_mask: torch.Tensor
+    ) -> torch.Tensor:
         """The fused embedding (B, D), float32, L2-normalized (all-zero for a row with neither modality)."""
         tok = self.tokens(clips, has_video, ids, text_mask)
         return self.forward_head(self.forward_features(tok), tok, pre_logits=True)

@@ -51,7 +51,15 @@ def info_nce(a: torch.Tensor, b: torch.Tensor, scale: torch.Tensor) -> tuple[tor
     return loss, (logits.argmax(1) == target).float().mean()
 
 
-def mask_text(ids: torch.Tensor, mask: torch.Tensor, n_special: int, mask_id: int, vocab_size: int, prob: float, gen: torch.Generator):
+def mask_text(
+    ids: torch.Tensor,
+    mask: torch.Tensor,
+    n_special: int,
+    mask_id: int,
+    vocab_size: int,
+    prob: float,
+    gen: torch.Generator,
+):
     """BERT masking: of the chosen tokens 80% -> [MASK], 10% -> random, 10% kept. -> (ids~, labels with -100)."""
     special = ids < n_special  # [CLS], [SEP], [PAD], ... are never chosen
     chosen = (torch.rand(ids.shape, generator=gen) < prob).to(ids.device) & mask & ~special
@@ -72,10 +80,20 @@ def compute_losses(model: VideoBert, batch: Batch, obj: Objectives, tokenizer, g
     both = batch.has_video & batch.text_mask.any(1)  # (B,) items with video and text
 
     # masked view: text~, clips~ and, for half of the paired items, another item's video
-    ids_m, mlm_labels = mask_text(batch.ids, batch.text_mask, tokenizer.n_special, tokenizer.mask_id, tokenizer.vocab_size, obj.text_mask_prob, gen)
+    ids_m, mlm_labels = mask_text(
+        batch.ids,
+        batch.text_mask,
+        tokenizer.n_special,
+        tokenizer.mask_id,
+        tokenizer.vocab_size,
+        obj.text_mask_prob,
+        gen,
+    )
     clip_sel = (torch.rand((B, N), generator=gen).to(dev) < obj.clip_mask_prob) & tok.video_mask
     content = tok.video - tok.video_pos  # (B, N, d) targets of (c)
-    masked_video = torch.where(clip_sel[..., None], model.clip_mask_token.to(tok.video.dtype) + tok.video_pos, tok.video)
+    masked_video = torch.where(
+        clip_sel[..., None], model.clip_mask_token.to(tok.video.dtype) + tok.video_pos, tok.video
+    )
     pairs = both.nonzero().squeeze(1)
     swap = torch.zeros(B, dtype=torch.bool, device=dev)
     source = torch.arange(B, device=dev)
@@ -83,7 +101,13 @@ def compute_losses(model: VideoBert, batch: Batch, obj: Objectives, tokenizer, g
         flip = (torch.rand(len(pairs), generator=gen) < 0.5).to(dev)
         source[pairs[flip]] = pairs.roll(1)[flip]  # another paired item's video
         swap[pairs[flip]] = True
-    masked = Tokens(model.text_tokens(ids_m, batch.text_mask), batch.text_mask, masked_video[source], tok.video_mask[source], tok.video_pos[source])
+    masked = Tokens(
+        model.text_tokens(ids_m, batch.text_mask),
+        batch.text_mask,
+        masked_video[source],
+        tok.video_mask[source],
+        tok.video_pos[source],
+    )
 
     h = model.forward_features(Tokens.cat([tok.without_video(), tok.without_text(), tok, masked]))
     h_t, h_v, h_f, h_m = h.split(B)

@@ -65,9 +65,13 @@ class WordPiece:
     @classmethod
     def train(cls, texts: list[str], vocab_size: int) -> WordPiece:
         tok = BertWordPieceTokenizer(lowercase=True)
-        tok.train_from_iterator(texts, vocab_size=vocab_size, min_frequency=1, special_tokens=SPECIAL_TOKENS, show_progress=False)
+        tok.train_from_iterator(
+            texts, vocab_size=vocab_size, min_frequency=1, special_tokens=SPECIAL_TOKENS, show_progress=False
+        )
         tokenizer = tok._tokenizer
-        tokenizer.post_processor = BertProcessing(("[SEP]", tokenizer.token_to_id("[SEP]")), ("[CLS]", tokenizer.token_to_id("[CLS]")))
+        tokenizer.post_processor = BertProcessing(
+            ("[SEP]", tokenizer.token_to_id("[SEP]")), ("[CLS]", tokenizer.token_to_id("[CLS]"))
+        )
         return cls(tokenizer, "corpus")
 
     @classmethod
@@ -111,8 +115,13 @@ class SelfAttention(nn.Module):
 
     def forward(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         B, L, C = x.shape
-        q, k, v = (proj(x).view(B, L, self.n_head, C // self.n_head).transpose(1, 2) for proj in (self.query, self.key, self.value))  # (B, nh, L, hs)
-        y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask[:, None, None, :], dropout_p=self.dropout if self.training else 0.0)
+        q, k, v = (
+            proj(x).view(B, L, self.n_head, C // self.n_head).transpose(1, 2)
+            for proj in (self.query, self.key, self.value)
+        )  # (B, nh, L, hs)
+        y = F.scaled_dot_product_attention(
+            q, k, v, attn_mask=mask[:, None, None, :], dropout_p=self.dropout if self.training else 0.0
+        )
         return self.out(y.transpose(1, 2).reshape(B, L, C))
 
 
@@ -141,7 +150,9 @@ class TextTower(nn.Module):
         self.type_emb = nn.Embedding(2, config.d_model)
         self.emb_ln = nn.LayerNorm(config.d_model, eps=1e-12)
         self.drop = nn.Dropout(config.dropout)
-        self.blocks = nn.ModuleList(BertBlock(config.d_model, config.n_head, config.d_ff, config.dropout) for _ in range(config.n_layer))
+        self.blocks = nn.ModuleList(
+            BertBlock(config.d_model, config.n_head, config.d_ff, config.dropout) for _ in range(config.n_layer)
+        )
         self.num_features = config.d_model
         self.apply(_init_bert)
 
@@ -226,6 +237,8 @@ def load_minilm(tower: TextTower) -> None:
     for name, tensor in own.items():
         source = weights[_minilm_key(name)]
         if source.shape != tensor.shape:
-            raise CheckpointError(f"MiniLM weight {_minilm_key(name)} has shape {tuple(source.shape)}, the tower wants {tuple(tensor.shape)}")
+            raise CheckpointError(
+                f"MiniLM weight {_minilm_key(name)} has shape {tuple(source.shape)}, the tower wants {tuple(tensor.shape)}"
+            )
         own[name] = source
     tower.load_state_dict(own)

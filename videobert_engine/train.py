@@ -32,7 +32,8 @@ log = logging.getLogger("videobert_engine")
 class TrainConfig:
     preset: str = "tiny"
     overrides: dict[str, Any] = field(default_factory=dict)  # preset(...) overrides, e.g. {"embed_dim": 128}
-    steps: int = 200
+    steps: int = 200  # the planned length of the run (the lr schedule spans it)
+    stop_at: int | None = None  # end this run after this step and save; resume_from continues it
     batch_size: int = 32
     clips_per_item: int = 1  # clips of each video per step (an ordered random subset of the cached n_clips); 0 = all
     lr: float = 2e-3
@@ -45,6 +46,7 @@ class TrainConfig:
     out_path: str = "videobert.pt"
     resume_from: str | None = None
     checkpoint_every: int = 0  # 0: only at the end
+    save_optimizer: bool = True  # keep the AdamW state in the checkpoint (to resume); False makes it 3x smaller
     device: str | None = None  # None: cuda when available
     num_workers: int = 2  # decoding processes
     threads: int | None = None  # torch CPU threads while training (None: leave as is); 1 is best on a busy machine
@@ -81,13 +83,25 @@ def make_optimizer(model: VideoBert, cfg: TrainConfig) -> torch.optim.AdamW:
         key = (p.dim() >= 2, pretrained and name.startswith("text."))
         groups.setdefault(key, []).append(p)
     param_groups = [
-        {"params": ps, "weight_decay": cfg.weight_decay if decay else 0.0, "lr_scale": cfg.pretrained_lr_scale if warm else 1.0}
+        {
+            "params": ps,
+            "weight_decay": cfg.weight_decay if decay else 0.0,
+            "lr_scale": cfg.pretrained_lr_scale if warm else 1.0,
+        }
         for (decay, warm), ps in sorted(groups.items())
     ]
     return torch.optim.AdamW(param_groups, lr=cfg.lr, betas=(0.9, 0.98), eps=1e-6)
 
 
-def make_batch(step: int, cfg: TrainConfig, cache: ClipCache, ids: torch.Tensor, mask: torch.Tensor, usable: torch.Tensor, gen: torch.Generator) -> Batch:
+def make_batch(
+    step: int,
+    cfg: TrainConfig,
+    cache: ClipCache,
+    ids: torch.Tensor,
+    mask: torch.Tensor,
+    usable: torch.Tensor,
+    gen: torch.Generator,
+) -> Batch:
     pick = usable[torch.randperm(len(usable), generator=gen)[: cfg.batch_size]]
     rows = cache.row_of[pick]
     has_video = rows >= 0
@@ -146,7 +160,14 @@ def _train(records: list[dict], config: TrainConfig) -> Path:
     log_file = open(config.log_path, "a", encoding="utf-8", buffering=1) if config.log_path else None  # noqa: SIM115
     metrics: dict[str, float] = {}
     model.train()
-    bar = tqdm(range(start, config.steps), desc=f"train {model.config.name}", disable=not config.progress, initial=start, total=config.steps)
+    end = min(config.steps, config.stop_at or config.steps)
+    bar = tqdm(
+        range(start, end),
+        desc=f"train {model.config.name}",
+        disable=not config.progress,
+        initial=start,
+        total=config.steps,
+    )
     try:
         for step in bar:
             gen = torch.Generator().manual_seed(config.seed * 1_000_003 + step)
@@ -154,7 +175,12 @@ def _train(records: list[dict], config: TrainConfig) -> Path:
             for group in optimizer.param_groups:
                 group["lr"] = config.lr * group["lr_scale"] * lr_at(step, config)
             batch = make_batch(step, config, cache, ids, mask, usable, gen)
-            batch = Batch(*(t.to(device, non_blocking=True) for t in (batch.clips, batch.clip_index, batch.has_video, batch.ids, batch.text_mask)))
+            batch = Batch(
+                *(
+                    t.to(device, non_blocking=True)
+                    for t in (batch.clips, batch.clip_index, batch.has_video, batch.ids, batch.text_mask)
+                )
+            )
             with torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda"):
                 loss, metrics = compute_losses(model, batch, config.objectives, tokenizer, gen)
             optimizer.zero_grad(set_to_none=True)
@@ -162,16 +188,22 @@ def _train(records: list[dict], config: TrainConfig) -> Path:
             metrics["grad_norm"] = float(torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip))
             optimizer.step()
             metrics["lr"] = optimizer.param_groups[0]["lr"]
-            bar.set_postfix({k: f"{v:.3g}" for k, v in metrics.items() if k in ("loss", "nce_acc", "mlm_acc", "clip_acc", "align_acc")})
+            bar.set_postfix(
+                {
+                    k: f"{v:.3g}"
+                    for k, v in metrics.items()
+                    if k in ("loss", "nce_acc", "mlm_acc", "clip_acc", "align_acc")
+                }
+            )
             if log_file:
                 log_file.write(json.dumps({"step": step + 1, **metrics}) + "\n")
-            if config.checkpoint_every and (step + 1) % config.checkpoint_every == 0 and step + 1 < config.steps:
+            if config.checkpoint_every and (step + 1) % config.checkpoint_every == 0 and step + 1 < end:
                 _save(config, model, tokenizer, optimizer, step + 1, metrics, cache)
     finally:
         if log_file:
             log_file.close()
     model.eval()
-    version = _save(config, model, tokenizer, optimizer, max(start, config.steps), metrics, cache)
+    version = _save(config, model, tokenizer, optimizer, max(start, end), metrics, cache)
     log.info("saved %s (version %s)", config.out_path, version)
     return Path(config.out_path)
 
@@ -180,7 +212,7 @@ def _save(config: TrainConfig, model, tokenizer, optimizer, step: int, metrics: 
     state = {
         "step": step,
         "config": asdict(config),
-        "optimizer": optimizer.state_dict(),
+        "optimizer": optimizer.state_dict() if config.save_optimizer else None,
         "metrics": metrics,
         "decode_errors": len(cache.errors),
     }

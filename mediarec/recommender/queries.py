@@ -1,110 +1,201 @@
 """The SQL the serving path needs, kept in one place: pgvector HNSW nearest
-neighbours with filters, embeddings by id (binary transfer), a user's history,
-trending, fresh uploads and co-watch counts. Each function returns numpy
-arrays or plain tuples, never model instances."""
+neighbours with filters (alone, or with the rest of a feed's candidates in the
+same statement), cards and embeddings by id, a user's history, trending,
+fresh uploads and co-watch counts. Each function returns numpy arrays or
+plain tuples, never model instances.
+
+Vectors travel in pgvector's binary format both ways and are decoded in bulk
+(``_vector_matrix``); id lists travel as one array literal. Both matter: per
+element adaptation in Python cost more than the queries themselves.
+"""
 
 from __future__ import annotations
 
+import struct
 from dataclasses import dataclass
 
 import numpy as np
 import psycopg
 from django.db import connection
-from psycopg.adapt import Loader
+from psycopg.adapt import Dumper, Loader
 from psycopg.pq import Format
 from psycopg.types import TypeInfo
 
 from mediarec.models import Video
 from mediarec.recommender.config import RecommenderConfig
 
-_vector_oids: dict[str, int] = {}
+_vector_types: dict[str, tuple[int, type[Dumper]]] = {}  # database name → vector oid, its dumper
 
 
 class _VectorLoader(Loader):
-    """pgvector's binary format: int16 dim, int16 unused, dim × float32 (big-endian)."""
+    """Keeps pgvector's binary value as bytes; ``_vector_matrix`` decodes a whole column at once."""
 
     format = Format.BINARY
 
-    def load(self, data) -> np.ndarray:
-        return np.frombuffer(data, dtype=">f4", offset=4).astype(np.float32)
+    def load(self, data) -> bytes:
+        return bytes(data)
 
 
-def _binary_cursor():
-    """A raw psycopg cursor on Django's connection that returns vectors as numpy arrays."""
+class _VectorDumper(Dumper):
+    """A numpy vector in pgvector's binary format: int16 dim, int16 unused, dim × float32 (big-endian)."""
+
+    format = Format.BINARY
+
+    def dump(self, obj: np.ndarray) -> bytes:
+        values = np.asarray(obj, dtype=">f4")
+        return struct.pack(">HH", len(values), 0) + values.tobytes()
+
+
+def _vector_matrix(values: list[bytes | None]) -> tuple[np.ndarray, np.ndarray]:
+    """(N, D) float32 rows from binary pgvector values (zero rows for NULL) and a (N,) mask of the present ones."""
+    present = np.array([v is not None for v in values], dtype=bool)
+    if not present.any():
+        return np.zeros((len(values), 0), np.float32), present
+    blob = b"".join(v for v in values if v is not None)
+    dim = struct.unpack_from(">H", blob)[0]
+    out = np.zeros((len(values), dim), np.float32)
+    out[present] = np.frombuffer(blob, dtype=">f4").reshape(-1, dim + 1)[:, 1:]  # column 0 is the header
+    return out, present
+
+
+def _binary_cursor() -> psycopg.Cursor:
+    """A raw psycopg cursor on Django's connection that reads and writes vectors in binary."""
     connection.ensure_connection()
     raw = connection.connection
     name = connection.settings_dict["NAME"]
-    if name not in _vector_oids:
-        _vector_oids[name] = TypeInfo.fetch(raw, "vector").oid
+    if name not in _vector_types:
+        oid = TypeInfo.fetch(raw, "vector").oid
+        _vector_types[name] = (oid, type("VectorDumper", (_VectorDumper,), {"oid": oid}))
+    oid, dumper = _vector_types[name]
     cursor = psycopg.Cursor(raw)  # Django's default client-side cursor cannot read binary
-    cursor.adapters.register_loader(_vector_oids[name], _VectorLoader)
+    cursor.adapters.register_loader(oid, _VectorLoader)
+    cursor.adapters.register_dumper(np.ndarray, dumper)
     return cursor
 
 
-def as_literal(vector: np.ndarray) -> str:
-    return "[" + ",".join(f"{x:.6g}" for x in np.asarray(vector, dtype=np.float32)) + "]"
+def id_array(ids) -> str:
+    """A bigint[] literal for ``= ANY(%s::bigint[])``."""
+    return "{" + ",".join(map(str, np.asarray(ids, dtype=np.int64).tolist())) + "}"
 
 
-def nearest_videos(
-    vector: np.ndarray, *, version: str, exclude: list[int], limit: int, config: RecommenderConfig
-) -> tuple[np.ndarray, np.ndarray]:
-    """Published videos of embedding ``version`` nearest to ``vector`` by cosine,
-    skipping ``exclude``: ids (K,) and cosine similarities (K,), best first.
+_HNSW_SETTINGS = (
+    "SELECT set_config('hnsw.ef_search', %s, true), set_config('hnsw.iterative_scan', 'relaxed_order', true), "
+    "set_config('hnsw.max_scan_tuples', %s, true)"
+)
+
+
+def _ann_sql(columns: str) -> str:
+    """An HNSW scan for the ``%(limit)s`` published videos of ``%(version)s`` nearest to ``%(query)s``."""
+    return (
+        f"SELECT {columns} FROM mediarec_video "
+        "WHERE published AND embedding IS NOT NULL AND embedding_version = %(version)s "
+        "AND NOT (id = ANY(%(exclude)s::bigint[])) ORDER BY embedding <=> %(query)s LIMIT %(limit)s"
+    )
+
+
+def _hnsw_rows(sql: str, params: dict, *, limit: int, config: RecommenderConfig) -> list[tuple]:
+    """Rows of an HNSW query, run under its scan settings in one round trip.
+
+    The settings and the query go in one pipeline, which PostgreSQL runs as one
+    implicit transaction, so ``set_config(..., is_local => true)`` holds for
+    this scan only. (Inside an outer atomic block it lasts until that block ends.)
 
     pgvector's iterative scan keeps walking the HNSW graph until ``limit`` rows
     pass the filters; ``ef_search`` must be at least ``limit`` or the scan
     returns at most ``ef_search`` rows per pass.
     """
     ef_search = max(config.ef_search, limit)
-    literal = as_literal(vector)
-    with connection.cursor() as cursor:
-        # One multi-statement query: PostgreSQL runs it as one implicit transaction,
-        # so the SET LOCALs hold for this scan only and cost no extra round trip.
-        # (Inside an outer atomic block they last until that block ends.)
-        cursor.execute(
-            f"SET LOCAL hnsw.ef_search = {int(ef_search)}; SET LOCAL hnsw.iterative_scan = relaxed_order; "
-            f"SET LOCAL hnsw.max_scan_tuples = {int(config.max_scan_tuples)}; "
-            "SELECT id, embedding <=> %s::vector AS distance FROM mediarec_video "
-            "WHERE published AND embedding IS NOT NULL AND embedding_version = %s AND NOT (id = ANY(%s)) "
-            "ORDER BY embedding <=> %s::vector LIMIT %s",
-            [literal, version, list(exclude), literal, int(limit)],
-        )
-        while cursor.description is None and cursor.nextset():
-            pass
-        rows = cursor.fetchall()
-    if not rows:
-        return np.empty(0, np.int64), np.empty(0, np.float32)
-    ids = np.array([r[0] for r in rows], dtype=np.int64)
-    sims = 1.0 - np.array([r[1] for r in rows], dtype=np.float32)
-    order = np.lexsort((ids, -sims))  # relaxed_order may return rows slightly out of order
+    scan_settings, cursor = _binary_cursor(), _binary_cursor()
+    with cursor.connection.pipeline():  # one Sync, sent on exit
+        scan_settings.execute(_HNSW_SETTINGS, [str(int(ef_search)), str(int(config.max_scan_tuples))])
+        cursor.execute(sql, params, binary=True)
+    return cursor.fetchall()
+
+
+def _by_similarity(ids: np.ndarray, distances: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Ids and cosine similarities, best first (a relaxed-order scan may return rows slightly out of order)."""
+    sims = (1.0 - distances).astype(np.float32)
+    order = np.lexsort((ids, -sims))
     return ids[order], sims[order]
+
+
+def nearest_videos(
+    vector: np.ndarray, *, version: str, exclude: list[int], limit: int, config: RecommenderConfig
+) -> tuple[np.ndarray, np.ndarray]:
+    """Published videos of embedding ``version`` nearest to ``vector`` by cosine,
+    skipping ``exclude``: ids (K,) and cosine similarities (K,), best first."""
+    params = {"version": version, "exclude": id_array(exclude), "query": np.asarray(vector), "limit": int(limit)}
+    rows = _hnsw_rows(_ann_sql("id, embedding <=> %(query)s"), params, limit=limit, config=config)
+    ids = np.array([r[0] for r in rows], dtype=np.int64)
+    return _by_similarity(ids, np.array([r[1] for r in rows], dtype=np.float32))
 
 
 _CARD = {"id", "title", "tags", "channel", "duration_s", "thumbnail", "file", "status", "created_at"}
 # In model field order, which is the order ``Model.from_db`` expects the values in.
 CARD_FIELDS = tuple(f.attname for f in Video._meta.concrete_fields if f.attname in _CARD)
+_CARD_COLUMNS = ", ".join(CARD_FIELDS)
 
 
-def published_cards(ids: list[int], *, version: str | None) -> tuple[np.ndarray, list[np.ndarray | None], dict]:
-    """The published ones among ``ids``: their ids, their embeddings where of
-    ``version``, and their ``CARD_FIELDS`` rows by id (turn one into a ``Video``
-    with ``card``; building model instances for a whole pool costs too much)."""
-    if not ids:
-        return np.empty(0, np.int64), [], {}
-    columns = ", ".join(CARD_FIELDS)
+@dataclass
+class Cards:
+    """Published videos: ids (C,) sorted, their embeddings of one version (C, D)
+    with zero rows where they have none, and their ``CARD_FIELDS`` rows by id
+    (turn one into a ``Video`` with ``card``; model instances for a whole pool
+    cost too much)."""
+
+    ids: np.ndarray
+    vectors: np.ndarray
+    rows: dict[int, tuple]
+
+
+def _cards(rows: list[tuple]) -> Cards:
+    """Cards from rows of ``CARD_FIELDS`` + an embedding (+ anything after, ignored); first row per id wins."""
+    by_id: dict[int, tuple] = {}
+    for row in rows:
+        by_id.setdefault(row[0], row)
+    ids = np.array(sorted(by_id), dtype=np.int64)
+    n = len(CARD_FIELDS)
+    vectors, _ = _vector_matrix([by_id[i][n] for i in ids.tolist()])
+    return Cards(ids, vectors, {i: row[:n] for i, row in by_id.items()})
+
+
+def published_cards(ids, *, version: str | None) -> Cards:
+    """The published ones among ``ids``, with their embeddings of ``version``."""
+    if not len(ids):
+        return _cards([])
     with _binary_cursor() as cursor:
         cursor.execute(
-            f"SELECT {columns}, CASE WHEN embedding_version = %s THEN embedding END FROM mediarec_video "
-            "WHERE id = ANY(%s) AND published",
-            [version or "", list(ids)],
+            f"SELECT {_CARD_COLUMNS}, CASE WHEN embedding_version = %s THEN embedding END FROM mediarec_video "
+            "WHERE id = ANY(%s::bigint[]) AND published",
+            [version or "", id_array(ids)],
             binary=True,
         )
-        rows = cursor.fetchall()
-    return (
-        np.array([r[0] for r in rows], dtype=np.int64),
-        [r[-1] for r in rows],
-        {r[0]: r[:-1] for r in rows},
+        return _cards(cursor.fetchall())
+
+
+def feed_candidates(
+    taste: np.ndarray, *, version: str, exclude, also, limit: int, config: RecommenderConfig
+) -> tuple[Cards, tuple[np.ndarray, np.ndarray]]:
+    """A feed's whole pool in one statement: the ``limit`` published videos of
+    ``version`` nearest to ``taste`` (skipping ``exclude``) and the published
+    ones among ``also``, as cards with their embeddings; and the nearest ones'
+    ids and cosine similarities, best first."""
+    sql = (
+        f"({_ann_sql(f'{_CARD_COLUMNS}, embedding, embedding <=> %(query)s')}) UNION ALL "
+        f"(SELECT {_CARD_COLUMNS}, CASE WHEN embedding_version = %(version)s THEN embedding END, NULL::float8 "
+        "FROM mediarec_video WHERE id = ANY(%(also)s::bigint[]) AND published)"
     )
+    params = {
+        "version": version,
+        "exclude": id_array(exclude),
+        "also": id_array(also),
+        "query": np.asarray(taste),
+        "limit": int(limit),
+    }
+    rows = _hnsw_rows(sql, params, limit=limit, config=config)
+    nearest = [r for r in rows if r[-1] is not None]
+    ids = np.array([r[0] for r in nearest], dtype=np.int64)
+    return _cards(rows), _by_similarity(ids, np.array([r[-1] for r in nearest], dtype=np.float32))
 
 
 def card(row: tuple) -> Video:
@@ -114,34 +205,41 @@ def card(row: tuple) -> Video:
 
 @dataclass
 class History:
-    """A user's most recent events, newest first, with what the taste needs."""
+    """A user's most recent events, with what the taste and the explanations need."""
 
-    video_ids: np.ndarray  # (E,)
+    video_ids: np.ndarray  # (E,) one per event
     kinds: np.ndarray  # (E,)
     age_days: np.ndarray  # (E,)
     titles: dict[int, str]  # video id → title
-    embeddings: dict[int, np.ndarray]  # video id → embedding of the active version
+    vector_ids: np.ndarray  # (H,) the history videos with an active-version embedding
+    vectors: np.ndarray  # (H, D) their embeddings
 
 
 def user_history(user_id: int, *, version: str | None, limit: int = 500) -> History:
-    """One query for the events, titles and active embeddings of a user's history."""
+    """One query for a user's latest ``limit`` events, with each video's title and
+    active embedding sent once (on its newest event)."""
     with _binary_cursor() as cursor:
         cursor.execute(
-            "SELECT i.video_id, i.kind, (EXTRACT(EPOCH FROM now() - i.created_at) / 86400.0)::float8, v.title, "
-            "CASE WHEN v.embedding_version = %s THEN v.embedding END "
-            "FROM (SELECT video_id, kind, created_at FROM mediarec_interaction WHERE user_id = %s "
-            "      ORDER BY created_at DESC LIMIT %s) i "
-            "JOIN mediarec_video v ON v.id = i.video_id ORDER BY i.created_at DESC",
+            "SELECT e.video_id, e.kind, (EXTRACT(EPOCH FROM now() - e.created_at) / 86400.0)::float8, "
+            "CASE WHEN e.first THEN v.title END, CASE WHEN e.first AND v.embedding_version = %s THEN v.embedding END "
+            "FROM (SELECT video_id, kind, created_at, "
+            "      row_number() OVER (PARTITION BY video_id ORDER BY created_at DESC) = 1 AS first "
+            "      FROM (SELECT video_id, kind, created_at FROM mediarec_interaction WHERE user_id = %s "
+            "            ORDER BY created_at DESC LIMIT %s) latest) e "
+            "JOIN mediarec_video v ON v.id = e.video_id",
             [version or "", user_id, limit],
             binary=True,
         )
         rows = cursor.fetchall()
+    with_vector = [r for r in rows if r[4] is not None]
+    vectors, _ = _vector_matrix([r[4] for r in with_vector])
     return History(
         np.array([r[0] for r in rows], dtype=np.int64),
         np.array([r[1] for r in rows], dtype=str),
         np.array([r[2] for r in rows], dtype=np.float32),
-        {r[0]: r[3] for r in rows},
-        {r[0]: r[4] for r in rows if r[4] is not None},
+        {r[0]: r[3] for r in rows if r[3] is not None},
+        np.array([r[0] for r in with_vector], dtype=np.int64),
+        vectors,
     )
 
 

@@ -3,6 +3,10 @@ and search. Candidates come from pgvector (content), the persisted ALS model
 (CF), trending and fresh uploads; ``blend.rank`` scores them exactly as the
 in-memory ``HybridRecommender`` does.
 
+A feed page costs two round trips to PostgreSQL: the user's history (with the
+embeddings the taste needs), then one statement for the HNSW neighbours of the
+taste together with the cards and embeddings of every other candidate.
+
 Only vectors of the active embedding version are ever compared, and every
 candidate is published.
 """
@@ -86,12 +90,17 @@ def active_version() -> ModelVersion | None:
 
 @dataclass
 class _History:
-    """A user's distinct videos with signed confidences, as a (1, H) row over ``video_ids``."""
+    """A user's distinct videos with signed confidences, and the embeddings of those that have one."""
 
     video_ids: np.ndarray  # (H,) sorted
-    row: sp.csr_matrix  # (1, H)
+    row: sp.csr_matrix  # (1, H) over ``video_ids``, built like a fit row (weights.py)
     titles: dict[int, str]
-    embeddings: dict[int, np.ndarray]
+    vectors: np.ndarray  # (H, D), zero rows where a video has no active-version embedding
+    has_vector: np.ndarray  # (H,)
+
+    @property
+    def confidences(self) -> np.ndarray:
+        return self.row.toarray()[0]
 
     @property
     def n_positive(self) -> int:
@@ -99,16 +108,23 @@ class _History:
 
     @property
     def liked(self) -> np.ndarray:
-        return self.video_ids[self.row.toarray()[0] > 0]
+        return self.video_ids[self.confidences > 0]
 
 
 def _history(user_id: int | None, version: ModelVersion | None, config: RecommenderConfig) -> _History:
     if user_id is None:
-        return _History(np.empty(0, np.int64), sp.csr_matrix((1, 0), dtype=np.float32), {}, {})
+        empty = np.empty(0, np.int64)
+        row = sp.csr_matrix((1, 0), dtype=np.float32)
+        return _History(empty, row, {}, np.zeros((0, 0), np.float32), np.empty(0, bool))
     events = queries.user_history(user_id, version=version.name if version else None)
     distinct, cols = np.unique(events.video_ids, return_inverse=True)
     row = user_row(cols, event_weights(events.kinds, events.age_days, config), n_items=len(distinct), config=config)
-    return _History(distinct, row, events.titles, events.embeddings)
+    at = np.searchsorted(distinct, events.vector_ids)
+    vectors = np.zeros((len(distinct), events.vectors.shape[1]), np.float32)
+    vectors[at] = events.vectors
+    has_vector = np.zeros(len(distinct), bool)
+    has_vector[at] = True
+    return _History(distinct, row, events.titles, vectors, has_vector)
 
 
 @dataclass
@@ -121,14 +137,13 @@ class _Taste:
 def _taste(history: _History, config: RecommenderConfig) -> _Taste:
     """Taste from the strongest (most recent, most engaged) history entries with an active embedding."""
     cols, confidences = strongest_history(history.row, config.taste_history)
-    keep = np.array([int(history.video_ids[c]) in history.embeddings for c in cols], dtype=bool)
+    keep = history.has_vector[cols]
     if not keep.any():
         return _Taste()
-    ids = history.video_ids[cols[keep]]
-    unit = normalize_rows(np.stack([history.embeddings[int(i)] for i in ids]))
+    unit = normalize_rows(history.vectors[cols[keep]])
     vector = taste_vector(unit, confidences[keep], config)
     positive = confidences[keep] > 0
-    return _Taste(vector, ids[positive], unit[positive])
+    return _Taste(vector, history.video_ids[cols[keep][positive]], unit[positive])
 
 
 def _trending(cf: CFModel | None, config: RecommenderConfig):
@@ -137,6 +152,19 @@ def _trending(cf: CFModel | None, config: RecommenderConfig):
     if cf is not None:
         return cf.trending
     return _cached(("trending", repr(config)), TRENDING_TTL_S, lambda: queries.trending(config))
+
+
+def _cf_scores(cf: CFModel, history: _History) -> tuple[np.ndarray, np.ndarray] | None:
+    """ALS scores (I,) of every item for the user's current history (solved now, so
+    new interactions count at once), and the columns of the items they have seen."""
+    cols, known = cf.item_index(history.video_ids)
+    if not known.any():
+        return None
+    seen = cols[known]  # ascending, as both id lists are sorted
+    row = sp.csr_matrix(
+        (history.confidences[known], seen, np.array([0, len(seen)])), shape=(1, len(cf.item_ids)), dtype=np.float32
+    )
+    return cf.recommender.item_factors @ cf.recommender.user_vector(row), seen
 
 
 def recommendations_for_user(
@@ -149,52 +177,44 @@ def recommendations_for_user(
     version = active_version()
     history = _history(user.pk if user is not None and user.is_authenticated else None, version, config)
     k = max(config.candidates_per_source, offset + limit)
-    seen = set(history.video_ids.tolist())
     nominated: dict[str, tuple[np.ndarray, np.ndarray]] = {}
-
-    taste = _taste(history, config) if version and history.n_positive else _Taste()
-    if taste.vector is not None:
-        nominated["content"] = queries.nearest_videos(
-            taste.vector, version=version.name, exclude=list(seen), limit=k, config=config
-        )
 
     cf = active_cf_model(config)
     cf_scores = None
     if cf is not None and history.n_positive:
-        cols, known = cf.item_index(history.video_ids)
-        if known.any():
-            row = sp.csr_matrix(
-                (history.row.toarray()[0][known], (np.zeros(int(known.sum())), cols[known])),
-                shape=(1, len(cf.item_ids)),
-                dtype=np.float32,
-            )
-            cf_scores = cf.recommender.item_factors @ cf.recommender.user_vector(row)
-            top, scores = top_n(cf_scores, k, exclude=cols[known])
+        scored = _cf_scores(cf, history)
+        if scored is not None:
+            cf_scores, seen_cols = scored
+            top, scores = top_n(cf_scores, k, exclude=seen_cols)
             nominated["cf"] = (cf.item_ids[top], scores)
 
     trend_ids, trend_scores, trend_users = _trending(cf, config)
-    unseen = np.array([i not in seen for i in trend_ids.tolist()], dtype=bool)
+    unseen = ~np.isin(trend_ids, history.video_ids)
     nominated["trending"] = (trend_ids[unseen][:k], trend_scores[unseen][:k])
     if version:
         fresh_ids, fresh_ages = _cached(
             ("fresh", version.name, repr(config)), FRESH_TTL_S, lambda: queries.fresh(config, version=version.name)
         )
-        unseen = np.array([i not in seen for i in fresh_ids.tolist()], dtype=bool)
+        unseen = ~np.isin(fresh_ids, history.video_ids)
         nominated["fresh"] = (fresh_ids[unseen][:k], 1.0 - fresh_ages[unseen][:k] / config.fresh_days)
 
-    pool_ids = np.unique(np.concatenate([ids for ids, _ in nominated.values()] + [np.empty(0, np.int64)]))
-    ids, vectors, rows = queries.published_cards(pool_ids.tolist(), version=version.name if version else None)
-    pool = _pool(ids, vectors, nominated, taste.vector, cf, cf_scores, (trend_ids, trend_scores, trend_users))
+    others = np.unique(np.concatenate([ids for ids, _ in nominated.values()]))
+    taste = _taste(history, config) if version and history.n_positive else _Taste()
+    if taste.vector is not None:  # the HNSW neighbours come in the same statement as the other cards
+        cards, nominated["content"] = queries.feed_candidates(
+            taste.vector, version=version.name, exclude=history.video_ids, also=others, limit=k, config=config
+        )
+    else:
+        cards = queries.published_cards(others, version=version.name if version else None)
+    pool = _pool(cards, nominated, taste.vector, cf, cf_scores, (trend_ids, trend_scores, trend_users))
     ranked = rank(pool, n_user=history.n_positive, config=config, limit=limit, offset=offset)
-    return _explained(ranked, pool, rows, history, taste, cf)
+    return _explained(ranked, pool, cards.rows, history, taste, cf)
 
 
-def _pool(ids, vectors, nominated, taste, cf: CFModel | None, cf_scores, trend) -> Pool:
+def _pool(cards: queries.Cards, nominated, taste, cf: CFModel | None, cf_scores, trend) -> Pool:
     """Raw per-source scores for every published candidate (NaN where a source has none)."""
-    dim = next((len(v) for v in vectors if v is not None), 0)
-    matrix = None
-    if dim:
-        matrix = normalize_rows(np.stack([v if v is not None else np.zeros(dim, np.float32) for v in vectors]))
+    ids = cards.ids
+    matrix = normalize_rows(cards.vectors) if cards.vectors.shape[1] else None
 
     def lookup(keys: np.ndarray, values: np.ndarray) -> np.ndarray:
         """values[keys == id] for each pool id, NaN where absent (vectorized)."""
@@ -267,16 +287,16 @@ def videos_similar(*, video: Video, limit: int = 12, config: RecommenderConfig |
     co_ids, co_counts, watchers = queries.cowatched(video.pk, config, limit=k)
     nominated["cowatch"] = co_ids
     pool_ids = np.unique(np.concatenate([*nominated.values(), np.empty(0, np.int64)]))
-    ids, vectors, rows = queries.published_cards(pool_ids.tolist(), version=version.name if version else None)
+    cards = queries.published_cards(pool_ids, version=version.name if version else None)
+    ids, rows = cards.ids, cards.rows
     if not len(ids):
         return []
     co_table = dict(zip(co_ids.tolist(), co_counts.tolist(), strict=True))
     raw = {"cowatch": np.array([co_table.get(i, np.nan) for i in ids.tolist()], dtype=np.float32)}
-    if "content" in nominated:
+    if "content" in nominated and cards.vectors.shape[1]:
         target = normalize_rows(np.asarray(video.embedding, dtype=np.float32))
-        raw["content"] = np.array(
-            [float(normalize_rows(v) @ target) if v is not None else np.nan for v in vectors], dtype=np.float32
-        )
+        unit = normalize_rows(cards.vectors)
+        raw["content"] = np.where(np.linalg.norm(unit, axis=1) > 0, unit @ target, np.nan).astype(np.float32)
     h_i = float(history_strength(watchers, config.item_history_k))
     parts = {
         "content": (1.0 - h_i) * normalize(raw.get("content", np.full(len(ids), np.nan))),
@@ -324,7 +344,7 @@ def videos_search(*, query: str, limit: int = 20, config: RecommenderConfig | No
             log.exception("text tower of %s unavailable; using keyword search", version.name)
         else:
             ids, _ = queries.nearest_videos(vector, version=version.name, exclude=[], limit=limit, config=config)
-            rows = queries.published_cards(ids.tolist(), version=None)[2]
+            rows = queries.published_cards(ids, version=None).rows
             return SearchResults("semantic", [queries.card(rows[i]) for i in ids.tolist() if i in rows])
     return SearchResults("keyword", list(_keyword_search(query, limit)))
 

@@ -26,12 +26,22 @@ class World:
 @pytest.fixture(scope="session")
 def world(tmp_path_factory) -> World:
     root = tmp_path_factory.mktemp("world")
-    return World(train=make_pairs(root / "train", 160, seed=1), held_out=make_pairs(root / "held_out", 32, seed=2, distinct=True))
+    return World(
+        train=make_pairs(root / "train", 160, seed=1), held_out=make_pairs(root / "held_out", 32, seed=2, distinct=True)
+    )
 
 
 @pytest.fixture(scope="session")
 def trained(world: World, tmp_path_factory) -> Path:
     """The tiny preset trained on the world for QUALITY_STEPS steps with seed 0."""
     out = tmp_path_factory.mktemp("ckpt") / "tiny.pt"
-    config = TrainConfig(preset="tiny", steps=QUALITY_STEPS, seed=0, out_path=str(out), threads=1, progress=False, log_path=str(out.with_suffix(".jsonl")))
+    config = TrainConfig(
+        preset="tiny",
+        steps=QUALITY_STEPS,
+        seed=0,
+        out_path=str(out),
+        threads=1,
+        progress=False,
+        log_path=str(out.with_suffix(".jsonl")),
+    )
     return train(World.records(world.train), config)

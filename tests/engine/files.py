@@ -26,11 +26,21 @@ def read_index(image: np.ndarray, aspect: float = 4 / 3) -> int:
     for k in range(3):
         a, b = max(k / 3, lo), min((k + 1) / 3, hi)
         x = round(((a + b) / 2 - lo) / (hi - lo) * s)
-        digits.append(int(round((float(image[s // 2, max(0, x - 1) : x + 2].mean()) - 8) / 16)))
+        digits.append(round((float(image[s // 2, max(0, x - 1) : x + 2].mean()) - 8) / 16))
     return digits[0] * 256 + digits[1] * 16 + digits[2]
 
 
-def write_frames(path: Path, images, *, codec: str = "libx264", fps: int = 10, pix_fmt: str = "yuv420p", options: dict | None = None, times: list[float] | None = None, rotation: int | None = None) -> Path:
+def write_frames(
+    path: Path,
+    images,
+    *,
+    codec: str = "libx264",
+    fps: int = 10,
+    pix_fmt: str = "yuv420p",
+    options: dict | None = None,
+    times: list[float] | None = None,
+    rotation: int | None = None,
+) -> Path:
     """Encode ``images`` (iterable of (H, W, 3) uint8); ``times`` gives each frame's presentation time (VFR)."""
     images = iter(images)
     first = next(images)

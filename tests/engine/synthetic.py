@@ -19,7 +19,14 @@ def caption(colour: str, shape: str, motion: str) -> str:
     return f"a {colour} {shape} moving {motion}"
 
 
-def draw(size: tuple[int, int], shape: str, colour: tuple[int, int, int], centre: tuple[float, float], radius: float, background: int) -> np.ndarray:
+def draw(
+    size: tuple[int, int],
+    shape: str,
+    colour: tuple[int, int, int],
+    centre: tuple[float, float],
+    radius: float,
+    background: int,
+) -> np.ndarray:
     w, h = size
     y, x = np.mgrid[0:h, 0:w].astype(np.float32)
     dx, dy = x - centre[0], y - centre[1]
@@ -34,7 +41,9 @@ def draw(size: tuple[int, int], shape: str, colour: tuple[int, int, int], centre
     return image
 
 
-def write_clip(path: Path, colour: str, shape: str, motion: str, rng: np.random.Generator, size=(96, 72), seconds=2.0, fps=12) -> Path:
+def write_clip(
+    path: Path, colour: str, shape: str, motion: str, rng: np.random.Generator, size=(96, 72), seconds=2.0, fps=12
+) -> Path:
     w, h = size
     radius = rng.uniform(0.16, 0.22) * h
     speed = rng.uniform(0.35, 0.5) * w / seconds  # pixels per second
@@ -48,7 +57,9 @@ def write_clip(path: Path, colour: str, shape: str, motion: str, rng: np.random.
         for i in range(int(seconds * fps)):
             t = i / fps
             centre = (cx + vx * speed * t, cy + vy * speed * t * (h / w))
-            frame = av.VideoFrame.from_ndarray(draw(size, shape, COLOURS[colour], centre, radius, background), format="rgb24")
+            frame = av.VideoFrame.from_ndarray(
+                draw(size, shape, COLOURS[colour], centre, radius, background), format="rgb24"
+            )
             for packet in stream.encode(frame):
                 container.mux(packet)
         for packet in stream.encode():

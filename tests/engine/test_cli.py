@@ -17,13 +17,34 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def cli(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "videobert_engine", *args], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "videobert_engine", *args], cwd=ROOT, capture_output=True, text=True, timeout=300
+    )
 
 
 def test_train_then_embed(world: World, tmp_path: Path):
-    manifest = write_manifest(tmp_path / "pairs.jsonl", [*World.records(world.train[:8]), {"path": None, "text": "text only"}])
+    manifest = write_manifest(
+        tmp_path / "pairs.jsonl", [*World.records(world.train[:8]), {"path": None, "text": "text only"}]
+    )
     ckpt = tmp_path / "ckpt.pt"
-    run = cli("train", "--manifest", str(manifest), "--out", str(ckpt), "--preset", "tiny", "--steps", "2", "--seed", "0", "--batch-size", "4", "--threads", "1", "--no-progress")
+    run = cli(
+        "train",
+        "--manifest",
+        str(manifest),
+        "--out",
+        str(ckpt),
+        "--preset",
+        "tiny",
+        "--steps",
+        "2",
+        "--seed",
+        "0",
+        "--batch-size",
+        "4",
+        "--threads",
+        "1",
+        "--no-progress",
+    )
     assert run.returncode == 0, run.stderr
     summary = json.loads(run.stdout.strip().splitlines()[-1])
     assert summary["version"].startswith("tiny-s2-") and "loss" in summary["metrics"]
@@ -37,12 +58,35 @@ def test_train_then_embed(world: World, tmp_path: Path):
 
 
 def test_bad_input_is_one_line_and_status_2(tmp_path: Path):
-    run = cli("embed", "--checkpoint", str(tmp_path / "missing.pt"), "--manifest", str(tmp_path / "m.jsonl"), "--out", str(tmp_path / "v.npy"))
+    run = cli(
+        "embed",
+        "--checkpoint",
+        str(tmp_path / "missing.pt"),
+        "--manifest",
+        str(tmp_path / "m.jsonl"),
+        "--out",
+        str(tmp_path / "v.npy"),
+    )
     assert run.returncode == 2 and run.stderr.strip().startswith("error: checkpoint") and "Traceback" not in run.stderr
 
 
 def test_bench_prints_the_figures():
-    run = cli("bench", "--preset", "tiny", "--device", "cpu", "--batch-size", "8", "--iters", "1", "--warmup", "0", "--decode-iters", "1", "--json")
+    run = cli(
+        "bench",
+        "--preset",
+        "tiny",
+        "--device",
+        "cpu",
+        "--batch-size",
+        "8",
+        "--iters",
+        "1",
+        "--warmup",
+        "0",
+        "--decode-iters",
+        "1",
+        "--json",
+    )
     assert run.returncode == 0, run.stderr
     for label in ("video tower", "fused embedding", "clips/s", "decode", "frames/s"):
         assert label in run.stdout
@@ -52,7 +96,21 @@ def test_bench_prints_the_figures():
 
 
 def test_bench_on_cuda():
-    run = cli("bench", "--preset", "tiny", "--device", "cuda", "--batch-size", "8", "--iters", "1", "--warmup", "0", "--decode-iters", "1")
+    run = cli(
+        "bench",
+        "--preset",
+        "tiny",
+        "--device",
+        "cuda",
+        "--batch-size",
+        "8",
+        "--iters",
+        "1",
+        "--warmup",
+        "0",
+        "--decode-iters",
+        "1",
+    )
     if torch.cuda.is_available():
         assert run.returncode == 0 and "bare C3D (ref)" in run.stdout and "fused / bare" in run.stdout, run.stderr
     else:  # the CPU machines: one clear line, no traceback

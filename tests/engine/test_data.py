@@ -21,7 +21,7 @@ def test_manifest_round_trip_and_errors(tmp_path: Path):
     assert load_manifest(path) == records
     bad = tmp_path / "bad.jsonl"
     bad.write_text('{"path": "/a.mp4", "text": "ok"}\nnot json\n')
-    with pytest.raises(EngineError, match="bad.jsonl:2"):
+    with pytest.raises(EngineError, match=r"bad\.jsonl:2"):
         load_manifest(bad)
 
 

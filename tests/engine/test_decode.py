@@ -41,14 +41,18 @@ CODECS = [
 def test_codecs(tmp_path: Path, name, codec, pix_fmt, audio):
     assert codec in av.codecs_available
     size = (75, 53) if name.startswith("odd") else (64, 48)
-    path = write_video(tmp_path / name, codec=codec, frames=24, fps=12, size=size, color=(200, 40, 40), audio=audio, pix_fmt=pix_fmt)
+    path = write_video(
+        tmp_path / name, codec=codec, frames=24, fps=12, size=size, color=(200, 40, 40), audio=audio, pix_fmt=pix_fmt
+    )
     clips = sample_clips(path, SPEC)
     check_clips(clips)
     # the background colour survives decoding, scaling and cropping
     corner = clips[:, :, -4:, -4:].reshape(-1, 3).mean(0)
     assert corner[0] > 150 and corner[1] < 90 and corner[2] < 90
     info = probe_video(path)
-    assert (info.width, info.height) == size and info.has_audio == audio and info.duration_s == pytest.approx(2.0, abs=0.2)
+    assert (
+        (info.width, info.height) == size and info.has_audio == audio and info.duration_s == pytest.approx(2.0, abs=0.2)
+    )
 
 
 def test_frames_are_taken_at_the_planned_times(tmp_path: Path):
@@ -123,7 +127,16 @@ def test_variable_frame_rate(tmp_path: Path):
         assert [read_index(f) for f in clip] == expected
 
 
-DAMAGED = ["text.mp4", "random.mp4", "empty.mp4", "missing.mp4", "header.mp4", "truncated.mp4", "truncated.mkv", "audio_only.mp4"]
+DAMAGED = [
+    "text.mp4",
+    "random.mp4",
+    "empty.mp4",
+    "missing.mp4",
+    "header.mp4",
+    "truncated.mp4",
+    "truncated.mkv",
+    "audio_only.mp4",
+]
 
 
 @pytest.fixture

@@ -31,7 +31,13 @@ def inputs(cfg: VideoBertConfig, tokenizer: WordPiece, texts=TEXTS, has_video=(T
     c = cfg.clips
     has_video = torch.tensor(has_video)
     gen = torch.Generator().manual_seed(0)
-    clips = torch.randint(0, 256, (int(has_video.sum()), c.n_clips, c.frames_per_clip, c.size, c.size, 3), generator=gen, dtype=torch.uint8)
+    clips = torch.randint(
+        0,
+        256,
+        (int(has_video.sum()), c.n_clips, c.frames_per_clip, c.size, c.size, 3),
+        generator=gen,
+        dtype=torch.uint8,
+    )
     ids, mask = tokenizer.encode(list(texts), cfg.text.max_len)
     return clips, has_video, ids, mask
 
@@ -145,7 +151,13 @@ def test_fusion_module_is_passed_in(tokenizer):
 
 def train_batch(model: VideoBert, tokenizer: WordPiece) -> Batch:
     c = model.config.clips
-    texts = ["a red circle moving left", "a blue square moving up", "a green triangle moving down", "yellow square right", "text only item"]
+    texts = [
+        "a red circle moving left",
+        "a blue square moving up",
+        "a green triangle moving down",
+        "yellow square right",
+        "text only item",
+    ]
     has_video = torch.tensor([True, True, True, True, False])
     clips = torch.randint(0, 256, (4, 2, c.frames_per_clip, c.size, c.size, 3), dtype=torch.uint8)
     ids, mask = tokenizer.encode(texts, model.config.text.max_len)
@@ -155,7 +167,9 @@ def train_batch(model: VideoBert, tokenizer: WordPiece) -> Batch:
 def test_objectives_are_finite_switchable_and_logged(tokenizer):
     model = build("tiny", tokenizer).train()
     batch = train_batch(model, tokenizer)
-    loss, metrics = compute_losses(model, batch, Objectives(text_mask_prob=0.5, clip_mask_prob=0.5), tokenizer, torch.Generator().manual_seed(0))
+    loss, metrics = compute_losses(
+        model, batch, Objectives(text_mask_prob=0.5, clip_mask_prob=0.5), tokenizer, torch.Generator().manual_seed(0)
+    )
     assert torch.isfinite(loss) and loss.requires_grad
     for key in ("nce", "nce_acc", "mlm", "mlm_acc", "clip_nce", "clip_acc", "align", "align_acc", "loss"):
         assert key in metrics, key
@@ -164,7 +178,13 @@ def test_objectives_are_finite_switchable_and_logged(tokenizer):
     assert model.video.fc6.weight.grad.abs().sum() > 0 and model.text.tok_emb.weight.grad.abs().sum() > 0
 
     for off, key in (("contrastive", "nce"), ("mlm", "mlm"), ("masked_clip", "clip_nce"), ("alignment", "align")):
-        _, metrics = compute_losses(model, batch, Objectives(**{off: 0.0}, text_mask_prob=0.5, clip_mask_prob=0.5), tokenizer, torch.Generator().manual_seed(0))
+        _, metrics = compute_losses(
+            model,
+            batch,
+            Objectives(**{off: 0.0}, text_mask_prob=0.5, clip_mask_prob=0.5),
+            tokenizer,
+            torch.Generator().manual_seed(0),
+        )
         assert key not in metrics and "loss" in metrics
 
 
@@ -172,9 +192,34 @@ def test_weights_scale_the_total(tokenizer):
     model = build("tiny", tokenizer).train()
     batch = train_batch(model, tokenizer)
     only = dict(contrastive=0.0, mlm=0.0, masked_clip=0.0, alignment=0.0, text_mask_prob=0.5, clip_mask_prob=0.5)
-    one, m1 = compute_losses(model, batch, Objectives(**{**only, "alignment": 1.0}), tokenizer, torch.Generator().manual_seed(0))
-    two, m2 = compute_losses(model, batch, Objectives(**{**only, "alignment": 2.0}), tokenizer, torch.Generator().manual_seed(0))
+    one, m1 = compute_losses(
+        model, batch, Objectives(**{**only, "alignment": 1.0}), tokenizer, torch.Generator().manual_seed(0)
+    )
+    two, m2 = compute_losses(
+        model, batch, Objectives(**{**only, "alignment": 2.0}), tokenizer, torch.Generator().manual_seed(0)
+    )
     assert one.item() == pytest.approx(m1["align"]) and two.item() == pytest.approx(2 * m2["align"])
+
+
+def test_mixed_precision_path(tokenizer):
+    """The CUDA path (bf16 autocast, channels_last_3d video tower), exercised with CPU autocast."""
+    model = build("tiny", tokenizer).train()
+    model.video.to(memory_format=torch.channels_last_3d)
+    batch = train_batch(model, tokenizer)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        loss, metrics = compute_losses(
+            model,
+            batch,
+            Objectives(text_mask_prob=0.5, clip_mask_prob=0.5),
+            tokenizer,
+            torch.Generator().manual_seed(0),
+        )
+    loss.backward()
+    assert torch.isfinite(loss) and {"nce", "mlm", "clip_nce", "align"} <= metrics.keys()
+    clips, has_video, ids, mask = inputs(model.config, tokenizer)
+    with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16):
+        fused = model.eval().embed(clips, has_video, ids, mask)
+    assert fused.dtype == torch.float32 and torch.allclose(fused.norm(dim=1), torch.ones(4), atol=1e-4)
 
 
 def test_preset_overrides():

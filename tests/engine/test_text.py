@@ -13,7 +13,11 @@ from videobert_engine import text as text_module
 from videobert_engine.config import preset
 from videobert_engine.text import MINILM_SHA256, TextTower, WordPiece, load_minilm, minilm_dir, sha256_of
 
-SENTENCES = ["A red ball bouncing on the grass.", "Cooking pasta with tomatoes . tags: food, kitchen", "unbelievably short"]
+SENTENCES = [
+    "A red ball bouncing on the grass.",
+    "Cooking pasta with tomatoes . tags: food, kitchen",
+    "unbelievably short",
+]
 
 
 def test_corpus_vocabulary_round_trip():
@@ -48,7 +52,9 @@ def test_minilm_warm_start_reproduces_sentence_transformers():
     ids, mask = WordPiece.minilm().encode(SENTENCES, cfg.max_len)
     with torch.no_grad():
         ours = torch.nn.functional.normalize(tower(ids, mask), dim=-1)
-    reference = SentenceTransformer(str(minilm_dir()), device="cpu").encode(SENTENCES, convert_to_tensor=True, normalize_embeddings=True)
+    reference = SentenceTransformer(str(minilm_dir()), device="cpu").encode(
+        SENTENCES, convert_to_tensor=True, normalize_embeddings=True
+    )
     assert torch.allclose(ours, reference.cpu(), atol=1e-4)
 
 

@@ -29,7 +29,9 @@ def test_text_to_video_recall_is_many_times_chance(world: World, trained: Path):
     chance = 1 / len(held)
     r1 = recall_at_1(queries, videos)
     fused, _ = emb.embed_videos(World.records(held), num_workers=2)
-    print(f"\ntiny, {QUALITY_STEPS} steps, {len(held)} held-out pairs: text->video R@1 {r1:.3f} (video only), {recall_at_1(queries, fused):.3f} (fused); chance {chance:.3f}")
+    print(
+        f"\ntiny, {QUALITY_STEPS} steps, {len(held)} held-out pairs: text->video R@1 {r1:.3f} (video only), {recall_at_1(queries, fused):.3f} (fused); chance {chance:.3f}"
+    )
     assert r1 >= 5 * chance
     log = [json.loads(line) for line in trained.with_suffix(".jsonl").read_text().splitlines()]
     assert len(log) == QUALITY_STEPS
@@ -72,11 +74,25 @@ def test_save_load_round_trip_gives_identical_embeddings(world: World, trained: 
     b, _ = second.embed_videos(records, num_workers=0)
     assert np.array_equal(a, b)
     assert np.array_equal(first.embed_texts(["blue square"]), second.embed_texts(["blue square"]))
-    assert payload["format"] == FORMAT and payload["config"]["name"] == "tiny" and payload["tokenizer"]["source"] == "corpus"
+    assert (
+        payload["format"] == FORMAT
+        and payload["config"]["name"] == "tiny"
+        and payload["tokenizer"]["source"] == "corpus"
+    )
 
 
 def short_run(world: World, out: Path, steps: int, **kw) -> Path:
-    config = TrainConfig(preset="tiny", steps=steps, batch_size=8, seed=kw.pop("seed", 3), out_path=str(out), num_workers=0, threads=1, progress=False, **kw)
+    config = TrainConfig(
+        preset="tiny",
+        steps=steps,
+        batch_size=8,
+        seed=kw.pop("seed", 3),
+        out_path=str(out),
+        num_workers=0,
+        threads=1,
+        progress=False,
+        **kw,
+    )
     return train(World.records(world.train[:12]), config)
 
 
@@ -86,7 +102,7 @@ def test_training_is_deterministic_and_resumes_exactly(world: World, tmp_path: P
     other_seed = read_checkpoint(short_run(world, tmp_path / "c.pt", 4, seed=4))["version"]
     assert a == b and a.startswith("tiny-s4-")
     assert other_seed != a
-    half = short_run(world, tmp_path / "half.pt", 2)
+    half = short_run(world, tmp_path / "half.pt", 4, stop_at=2)  # the same 4-step plan, interrupted
     resumed = read_checkpoint(short_run(world, tmp_path / "resumed.pt", 4, resume_from=str(half)))
     assert resumed["version"] == a
     assert resumed["train"]["step"] == 4
@@ -96,7 +112,18 @@ def test_unreadable_training_videos_keep_their_text(world: World, tmp_path: Path
     broken = tmp_path / "broken.mp4"
     broken.write_bytes(b"\x00" * 100)
     records = [*World.records(world.train[:6]), {"path": str(broken), "text": "a red circle moving left"}]
-    out = train(records, TrainConfig(preset="tiny", steps=1, batch_size=8, out_path=str(tmp_path / "x.pt"), num_workers=0, threads=1, progress=False))
+    out = train(
+        records,
+        TrainConfig(
+            preset="tiny",
+            steps=1,
+            batch_size=8,
+            out_path=str(tmp_path / "x.pt"),
+            num_workers=0,
+            threads=1,
+            progress=False,
+        ),
+    )
     assert read_checkpoint(out)["train"]["decode_errors"] == 1
 
 
@@ -119,6 +146,8 @@ def test_checkpoint_errors(trained: Path, tmp_path: Path):
     with pytest.raises(ModelVersionMismatch, match="format"):
         Embedder.from_checkpoint(old)
     broken = tmp_path / "broken.pt"
-    torch.save({**payload, "model": {k: v for k, v in payload["model"].items() if not k.startswith("video.fc7")}}, broken)
+    torch.save(
+        {**payload, "model": {k: v for k, v in payload["model"].items() if not k.startswith("video.fc7")}}, broken
+    )
     with pytest.raises(CheckpointError, match="does not match"):
         Embedder.from_checkpoint(broken)

@@ -19,6 +19,7 @@ from mediarec.evaluation.report import format_table, plot_metrics
 from mediarec.evaluation.runner import MODELS, run_evaluation
 from mediarec.recommender.config import RecommenderConfig
 from mediarec.world import World
+from videobert_engine.errors import EngineError
 
 
 def int_list(text: str) -> list[int]:
@@ -145,9 +146,9 @@ class Command(BaseCommand):
 
         try:
             data = read_movielens(opts["movielens"])
-        except MovieLensFormatError as exc:
+            embeddings = embed_texts(data.item_texts, device=opts["device"], checkpoint=opts["checkpoint"])
+        except (MovieLensFormatError, EngineError) as exc:
             raise CommandError(str(exc)) from exc
-        embeddings = embed_texts(data.item_texts, device=opts["device"], checkpoint=opts["checkpoint"])
         yield standard_protocol(data, embeddings, seed=opts["seed"], config=config)
         yield item_cold_start_protocol(data, embeddings, seed=opts["seed"], config=config)
 
