@@ -171,18 +171,16 @@ class _Reader:
                     break
                 held, ahead = ahead, None
             pick = held or ahead  # a target before the first frame takes the first frame
-            if pick is None:
-                if image is None:
-                    raise UnreadableVideo(f"{self.name}: no decodable video frame")
-                pick_time = last_time
-            else:
-                pick_time = pick[0]
-                if image_of is not pick[1]:
-                    image, image_of, last_time = to_square_rgb(pick[1], spec.size), pick[1], pick[0]
-            if ahead is None and target - pick_time > tolerance:
-                raise UnreadableVideo(
-                    f"{self.name}: truncated or corrupt (declared {self.duration or 0:.1f} s, frames stop at {pick_time:.1f} s)"
-                )
+            if pick is not None and image_of is not pick[1]:
+                image, image_of, last_time = to_square_rgb(pick[1], spec.size), pick[1], pick[0]
+            if image is None:
+                raise UnreadableVideo(f"{self.name}: no decodable video frame")
+            if ahead is None:  # the stream has ended: fine just past the last frame, not far past it
+                shown_until = last_time + _duration_s(image_of)
+                if target - shown_until > tolerance:
+                    raise UnreadableVideo(
+                        f"{self.name}: truncated or corrupt (declared {self.duration or 0:.1f} s, frames stop at {shown_until:.1f} s)"
+                    )
             out[slot] = image
         return out.reshape(*times.shape, spec.size, spec.size, 3)
 
@@ -220,6 +218,12 @@ def to_square_rgb(frame: av.VideoFrame, size: int) -> np.ndarray:
     image = image[top : top + size, left : left + size]
     quarter_turns = (frame.rotation % 360) // 90
     return np.ascontiguousarray(np.rot90(image, k=quarter_turns)) if quarter_turns else image
+
+
+def _duration_s(frame: av.VideoFrame) -> float:
+    """How long the frame is shown, when the stream says so (0 otherwise)."""
+    duration, time_base = getattr(frame, "duration", None), frame.time_base
+    return float(duration * time_base) if duration and time_base else 0.0
 
 
 def _reason(exc: BaseException) -> str:

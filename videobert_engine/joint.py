@@ -131,23 +131,29 @@ class VideoBert(nn.Module):
     ) -> Tokens:
         """Encode a batch of B items.
 
-        clips: uint8 (R, N, T, H, W, 3), one row per True in ``has_video`` (B,), or None for a text-only batch;
+        clips: uint8 (R, N, T, H, W, 3), one row per True in ``has_video`` (B,) (R == B: all rows have a video),
+            or None for a text-only batch;
         clip_index: (R, N) each clip's slot in its video (default 0..N-1), for the temporal position embedding.
         """
         B, d = ids.shape[0], self.config.joint.d_model
-        text = self.text_tokens(ids, text_mask)
         N = 0 if clips is None or clips.ndim < 2 else clips.shape[1]
-        video, pos = text.new_zeros(B, N, d), text.new_zeros(B, N, d)
-        if N and clips.shape[0]:  # the video tower runs only on rows that have a video
-            rows = has_video.nonzero().squeeze(1)
-            if len(rows) != clips.shape[0]:
-                raise ValueError(f"{clips.shape[0]} clip rows for {len(rows)} items with a video")
+        R = clips.shape[0] if N else 0
+        if R:  # the video tower runs first (it is the bulk of the work) and only on rows that have a video
             if clip_index is None:
-                clip_index = torch.arange(N, device=clips.device).expand(len(rows), N)
-            clip_pos = self.clip_pos(clip_index)
-            content = self.video_proj(self.clip_features(clips))
-            video = video.index_put((rows,), (content + clip_pos).to(video.dtype))
-            pos = pos.index_put((rows,), clip_pos.to(pos.dtype))
+                clip_index = torch.arange(N, device=clips.device).expand(R, N)
+            clip_pos = self.clip_pos(clip_index)  # (R, N, d)
+            content = self.video_proj(self.clip_features(clips))  # (R, N, d)
+        text = self.text_tokens(ids, text_mask)
+        if R == B:  # every row has a video: no scatter, and no device sync to find the rows
+            video, pos = (content + clip_pos).to(text.dtype), clip_pos.to(text.dtype)
+        else:
+            video, pos = text.new_zeros(B, N, d), text.new_zeros(B, N, d)
+            if R:
+                rows = has_video.nonzero().squeeze(1)
+                if len(rows) != R:
+                    raise ValueError(f"{R} clip rows for {len(rows)} items with a video")
+                video = video.index_put((rows,), (content + clip_pos).to(video.dtype))
+                pos = pos.index_put((rows,), clip_pos.to(pos.dtype))
         return Tokens(text, text_mask, video, has_video[:, None].expand(B, N).clone(), pos)
 
     # ---- cross-modal transformer and heads ---------------------------------------------------------

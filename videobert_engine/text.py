@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import importlib.util
+from collections import Counter
 from pathlib import Path
 
 import torch
@@ -22,7 +23,6 @@ import torch.nn as nn
 import torch.nn.functional as F
 from tokenizers import Tokenizer
 from tokenizers.implementations import BertWordPieceTokenizer
-from tokenizers.processors import BertProcessing
 
 from videobert_engine.config import TextConfig
 from videobert_engine.errors import CheckpointError
@@ -64,15 +64,22 @@ class WordPiece:
 
     @classmethod
     def train(cls, texts: list[str], vocab_size: int) -> WordPiece:
-        tok = BertWordPieceTokenizer(lowercase=True)
-        tok.train_from_iterator(
-            texts, vocab_size=vocab_size, min_frequency=1, special_tokens=SPECIAL_TOKENS, show_progress=False
+        """A WordPiece vocabulary from the corpus: every character (alone and as ``##x``), then the most
+        frequent words. Built by counting, so the same texts always give the same ids (the ``tokenizers``
+        trainer breaks ties in hash order, which differs from run to run).
+        """
+        base = BertWordPieceTokenizer(lowercase=True)._tokenizer  # its normalizer and pre-tokenizer
+        counts = Counter(
+            word
+            for text in texts
+            for word, _ in base.pre_tokenizer.pre_tokenize_str(base.normalizer.normalize_str(text))
         )
-        tokenizer = tok._tokenizer
-        tokenizer.post_processor = BertProcessing(
-            ("[SEP]", tokenizer.token_to_id("[SEP]")), ("[CLS]", tokenizer.token_to_id("[CLS]"))
-        )
-        return cls(tokenizer, "corpus")
+        chars = sorted({c for word in counts for c in word})
+        words = [w for w, _ in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])) if len(w) > 1]
+        pieces = SPECIAL_TOKENS + chars + ["##" + c for c in chars]
+        ordered = pieces + words[: max(0, vocab_size - len(pieces))]
+        tok = BertWordPieceTokenizer({t: i for i, t in enumerate(ordered)}, lowercase=True)
+        return cls(tok._tokenizer, "corpus")
 
     @classmethod
     def for_config(cls, config: TextConfig, texts: list[str]) -> WordPiece:

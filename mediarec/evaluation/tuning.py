@@ -3,8 +3,9 @@
 Starting from the current defaults, each field in ``SEARCH_SPACE`` is set in
 turn to each of its values with the others held; the value with the best
 objective is kept, and the sweep repeats for ``rounds``. The objective is the
-hybrid's nDCG@K averaged over the world's three holdouts (temporal,
-new-uploads, new-users), so no single protocol decides alone. After the
+hybrid's nDCG@K averaged over the protocols given — the world's three
+holdouts, plus a MovieLens-format dataset's two when one is given — so no
+single protocol decides alone. After the
 search, ``PRODUCT_KNOBS`` (trending weight, MMR) are swept one at a time
 around the result and reported with coverage and novelty, not tuned.
 

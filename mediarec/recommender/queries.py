@@ -1,6 +1,5 @@
 """The SQL the serving path needs, kept in one place: pgvector HNSW nearest
-neighbours with filters (alone, or with the rest of a feed's candidates in the
-same statement), cards and embeddings by id, a user's history, trending,
+neighbours with filters, cards and embeddings by id, a user's history, trending,
 fresh uploads and co-watch counts. Each function returns numpy arrays or
 plain tuples, never model instances.
 
@@ -171,31 +170,6 @@ def published_cards(ids, *, version: str | None) -> Cards:
             binary=True,
         )
         return _cards(cursor.fetchall())
-
-
-def feed_candidates(
-    taste: np.ndarray, *, version: str, exclude, also, limit: int, config: RecommenderConfig
-) -> tuple[Cards, tuple[np.ndarray, np.ndarray]]:
-    """A feed's whole pool in one statement: the ``limit`` published videos of
-    ``version`` nearest to ``taste`` (skipping ``exclude``) and the published
-    ones among ``also``, as cards with their embeddings; and the nearest ones'
-    ids and cosine similarities, best first."""
-    sql = (
-        f"({_ann_sql(f'{_CARD_COLUMNS}, embedding, embedding <=> %(query)s')}) UNION ALL "
-        f"(SELECT {_CARD_COLUMNS}, CASE WHEN embedding_version = %(version)s THEN embedding END, NULL::float8 "
-        "FROM mediarec_video WHERE id = ANY(%(also)s::bigint[]) AND published)"
-    )
-    params = {
-        "version": version,
-        "exclude": id_array(exclude),
-        "also": id_array(also),
-        "query": np.asarray(taste),
-        "limit": int(limit),
-    }
-    rows = _hnsw_rows(sql, params, limit=limit, config=config)
-    nearest = [r for r in rows if r[-1] is not None]
-    ids = np.array([r[0] for r in nearest], dtype=np.int64)
-    return _cards(rows), _by_similarity(ids, np.array([r[-1] for r in nearest], dtype=np.float32))
 
 
 def card(row: tuple) -> Video:

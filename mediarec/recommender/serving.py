@@ -3,9 +3,9 @@ and search. Candidates come from pgvector (content), the persisted ALS model
 (CF), trending and fresh uploads; ``blend.rank`` scores them exactly as the
 in-memory ``HybridRecommender`` does.
 
-A feed page costs two round trips to PostgreSQL: the user's history (with the
-embeddings the taste needs), then one statement for the HNSW neighbours of the
-taste together with the cards and embeddings of every other candidate.
+A feed page costs three statements: the user's history (with the embeddings
+the taste needs), the HNSW neighbours of the taste, and the cards and
+embeddings of the whole candidate pool.
 
 Only vectors of the active embedding version are ever compared, and every
 candidate is published.
@@ -198,14 +198,13 @@ def recommendations_for_user(
         unseen = ~np.isin(fresh_ids, history.video_ids)
         nominated["fresh"] = (fresh_ids[unseen][:k], 1.0 - fresh_ages[unseen][:k] / config.fresh_days)
 
-    others = np.unique(np.concatenate([ids for ids, _ in nominated.values()]))
     taste = _taste(history, config) if version and history.n_positive else _Taste()
-    if taste.vector is not None:  # the HNSW neighbours come in the same statement as the other cards
-        cards, nominated["content"] = queries.feed_candidates(
-            taste.vector, version=version.name, exclude=history.video_ids, also=others, limit=k, config=config
+    if taste.vector is not None:
+        nominated["content"] = queries.nearest_videos(
+            taste.vector, version=version.name, exclude=history.video_ids, limit=k, config=config
         )
-    else:
-        cards = queries.published_cards(others, version=version.name if version else None)
+    pool_ids = np.unique(np.concatenate([ids for ids, _ in nominated.values()]))
+    cards = queries.published_cards(pool_ids, version=version.name if version else None)
     pool = _pool(cards, nominated, taste.vector, cf, cf_scores, (trend_ids, trend_scores, trend_users))
     ranked = rank(pool, n_user=history.n_positive, config=config, limit=limit, offset=offset)
     return _explained(ranked, pool, cards.rows, history, taste, cf)

@@ -7,6 +7,9 @@ call, then requests/s of the HTTP endpoint under gunicorn, driven by locust
 
 Fits and activates a CF model first when none is active. Serving runs on CPU
 and Postgres; ``--device`` is accepted for a uniform benchmark interface.
+The in-process calls run with one BLAS thread, as the gunicorn workers do.
+Every figure is printed with the load average: on a shared machine it says
+how much of the CPU the benchmark really had.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ import numpy as np
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
+from threadpoolctl import threadpool_limits
 
 from mediarec.models import CFModelVersion, Interaction, ModelVersion, Video
 from mediarec.recommender.serving import recommendations_for_user
@@ -64,6 +68,8 @@ class Command(BaseCommand):
         parser.add_argument("--limit", type=int, default=20)
         parser.add_argument("--http-seconds", type=int, default=30, help="0 skips the HTTP part")
         parser.add_argument("--workers", type=int, default=2, help="gunicorn worker processes")
+        parser.add_argument("--worker-class", default="sync", help="gunicorn worker class (sync, gthread)")
+        parser.add_argument("--threads", type=int, default=1, help="threads per gunicorn worker (gthread)")
         parser.add_argument("--locust-users", type=int, default=40, help="concurrent locust users")
         parser.add_argument("--seed", type=int, default=0)
         parser.add_argument(
@@ -87,18 +93,23 @@ class Command(BaseCommand):
             f"machine: {os.cpu_count()} cores, {platform.processor() or platform.machine()}"
         )
 
-        for user in users[:20]:  # warm-up: model load, caches, connection
-            recommendations_for_user(user=user, limit=opts["limit"])
-        latencies = []
-        for i in range(opts["calls"]):
-            user = users[i % len(users)]
-            started = time.perf_counter()
-            recommendations_for_user(user=user, limit=opts["limit"])
-            latencies.append(time.perf_counter() - started)
+        load_before = os.getloadavg()[0]
+        with threadpool_limits(1, "blas"):  # as in the gunicorn workers (OPENBLAS_NUM_THREADS=1)
+            for user in users[:20]:  # warm-up: model load, caches, connection
+                recommendations_for_user(user=user, limit=opts["limit"])
+            latencies = []
+            cpu_started = time.process_time()
+            for i in range(opts["calls"]):
+                user = users[i % len(users)]
+                started = time.perf_counter()
+                recommendations_for_user(user=user, limit=opts["limit"])
+                latencies.append(time.perf_counter() - started)
+            cpu_ms = (time.process_time() - cpu_started) / opts["calls"] * 1e3
         p50, p95, p99 = np.percentile(np.array(latencies) * 1e3, [50, 95, 99])
         self.stdout.write(
             f"in-process recommendations_for_user(limit={opts['limit']}), {opts['calls']} calls: "
-            f"p50 {p50:.1f} ms  p95 {p95:.1f} ms  p99 {p99:.1f} ms"
+            f"p50 {p50:.1f} ms  p95 {p95:.1f} ms  p99 {p99:.1f} ms  (this process: {cpu_ms:.1f} ms CPU per call; "
+            f"load average {load_before:.1f} -> {os.getloadavg()[0]:.1f})"
         )
         if opts["http_seconds"] > 0:
             self._http(users, opts)
@@ -125,6 +136,10 @@ class Command(BaseCommand):
                     "mediarec.site.wsgi:application",
                     "-w",
                     str(opts["workers"]),
+                    "--worker-class",
+                    opts["worker_class"],
+                    "--threads",
+                    str(opts["threads"]),
                     "-b",
                     f"127.0.0.1:{port}",
                     "--log-level",
@@ -160,6 +175,7 @@ class Command(BaseCommand):
                     capture_output=True,
                 )
                 csv_prefix = Path(tmp) / "run"
+                load_before = os.getloadavg()[0]
                 subprocess.run(
                     [
                         sys.executable,
@@ -191,10 +207,11 @@ class Command(BaseCommand):
                 os.killpg(server.pid, 15)
                 server.wait(30)
         self.stdout.write(
-            f"HTTP GET /api/users/<id>/recommendations?limit={opts['limit']} under gunicorn -w {opts['workers']}, "
+            f"HTTP GET /api/users/<id>/recommendations?limit={opts['limit']} under gunicorn -w {opts['workers']} "
+            f"--worker-class {opts['worker_class']} --threads {opts['threads']}, "
             f"locust {opts['locust_users']} users for {opts['http_seconds']} s (separate process): "
             f"{float(row['Requests/s']):.0f} req/s, {row['Failure Count']} failures of {row['Request Count']}, "
-            f"p50 {row['50%']} ms, p99 {row['99%']} ms"
+            f"p50 {row['50%']} ms, p99 {row['99%']} ms (load average {load_before:.1f} -> {os.getloadavg()[0]:.1f})"
         )
 
     def _wait_for(self, port: int, server) -> None:

@@ -76,8 +76,11 @@ class Command(BaseCommand):
             "--export-movielens", metavar="PATH", help="instead: write the world in MovieLens format to PATH"
         )
         parser.add_argument(
-            "--tune", action="store_true", help="instead: tune the hybrid's config on the world (use another --seed)"
+            "--tune",
+            action="store_true",
+            help="instead: tune the hybrid's config on the chosen datasets (use another --seed than the report's)",
         )
+        parser.add_argument("--tune-rounds", type=int, default=2, help="coordinate-descent sweeps (default 2)")
 
     def handle(self, *args, **opts):
         ks = int_list(opts["k"])
@@ -108,13 +111,15 @@ class Command(BaseCommand):
         from mediarec.evaluation.tuning import tune_hybrid
 
         k = 10 if 10 in ks else ks[-1]
-        protocols = list(self.world_protocols(opts, config))
-        result = tune_hybrid(protocols, base=config, k=k, log=lambda line: self.stderr.write(line))
+        protocols = list(self.protocols(opts, config))
+        result = tune_hybrid(
+            protocols, base=config, k=k, rounds=opts["tune_rounds"], log=lambda line: self.stderr.write(line)
+        )
         if opts["json"]:
             self.stdout.write(json.dumps(result, indent=2))
             return
         self.stdout.write(
-            f"{result['metric']} averaged over the world's holdouts: {result['baseline']:.4f} -> {result['score']:.4f}"
+            f"{result['metric']} averaged over the protocols: {result['baseline']:.4f} -> {result['score']:.4f}"
         )
         for name, value in result["best"].items():
             was = result["defaults"][name]

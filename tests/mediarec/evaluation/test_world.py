@@ -13,6 +13,7 @@ from django.core.management import call_command
 from mediarec.evaluation.world import new_users_protocol, relevant_matrix
 from mediarec.recommender.config import RecommenderConfig
 from mediarec.world import World, WorldConfig
+from mediarec.world.catalog import CHANNELS
 
 ARGS = ["--world-videos", "120", "--world-users", "150", "--world-days", "10", "--seed", "3", "--k", "5,10"]
 
@@ -99,3 +100,27 @@ def test_table_output(tmp_path):
     text = out.getvalue()
     assert "world/new-uploads" in text and "nDCG@10" in text
     assert "content" in text.split("world/temporal", 1)[1]
+
+
+def test_world_exported_in_movielens_format_reads_back(world, tmp_path):
+    from mediarec.evaluation.movielens import read_movielens
+    from mediarec.evaluation.world import export_movielens
+
+    counts = export_movielens(world, tmp_path / "ml")
+    data = read_movielens(tmp_path / "ml")
+    pairs = np.unique(world.interactions["user"].astype(np.int64) * 120 + world.interactions["video"])
+    assert counts["ratings"] == len(data.ratings) == len(pairs)  # one rating per (user, video)
+    assert data.n_items == 120
+    assert set(np.unique(data.ratings).tolist()) <= {1.0, 3.0, 4.0, 5.0}
+    first = world.videos[0]
+    channel = next(c.name for c in CHANNELS if c.slug == first.channel)
+    assert data.item_texts[0].startswith(first.title) and data.item_texts[0].endswith(f"{channel}.")
+
+
+def test_config_overrides_are_checked():
+    from django.core.management import CommandError
+
+    with pytest.raises(CommandError, match="scalar RecommenderConfig field"):
+        call_command("evaluate", "--set", "no_such_field=1", stdout=StringIO())
+    with pytest.raises(CommandError, match="could not convert"):
+        call_command("evaluate", "--set", "mmr_lambda=high", stdout=StringIO())
