@@ -98,9 +98,9 @@ class BPRRecommender(Recommender):
         c = self.config
         # One thread keeps BPR's SGD deterministic for a seed.
         model = BayesianPersonalizedRanking(
-            factors=c.factors,
+            factors=c.bpr_factors,
             learning_rate=c.bpr_learning_rate,
-            regularization=c.regularization,
+            regularization=c.bpr_regularization,
             iterations=c.iterations * 10,
             random_state=c.seed,
             num_threads=1,

@@ -17,10 +17,14 @@ class RecommenderConfig:
     confidence_alpha: float = 2.0  # confidence = 1 + alpha * log1p(|w| / epsilon)
     confidence_epsilon: float = 1.0
 
-    # Collaborative filtering (implicit).
-    factors: int = 64
-    regularization: float = 0.05
+    # Collaborative filtering (implicit). ALS values tuned on the synthetic
+    # world and its MovieLens-format export (docs/EVALUATION.md, "Tuning").
+    factors: int = 32
+    regularization: float = 0.2
     iterations: int = 15
+    # BPR collapses at ALS's regularization, so it keeps its own.
+    bpr_factors: int = 64
+    bpr_regularization: float = 0.05
     bpr_learning_rate: float = 0.05
     num_threads: int = 0  # 0 = all cores
     seed: int = 0
@@ -34,8 +38,8 @@ class RecommenderConfig:
     fresh_days: float = 3.0
 
     # Blend (docs/RECOMMENDER.md, "The blend").
-    user_history_k: float = 10.0  # h_u = n_u / (n_u + k_u)
-    item_history_k: float = 20.0  # h_i = n_i / (n_i + k_i)
+    user_history_k: float = 20.0  # h_u = n_u / (n_u + k_u)
+    item_history_k: float = 10.0  # h_i = n_i / (n_i + k_i)
     popularity_weight: float = 0.2
     fresh_weight: float = 0.1
     candidates_per_source: int = 50

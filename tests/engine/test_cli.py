@@ -70,23 +70,11 @@ def test_bad_input_is_one_line_and_status_2(tmp_path: Path):
     assert run.returncode == 2 and run.stderr.strip().startswith("error: checkpoint") and "Traceback" not in run.stderr
 
 
+QUICK_BENCH = ["bench", "--preset", "tiny", "--batch-size", "8", "--iters", "1", "--warmup", "0", "--decode-iters", "1"]
+
+
 def test_bench_prints_the_figures():
-    run = cli(
-        "bench",
-        "--preset",
-        "tiny",
-        "--device",
-        "cpu",
-        "--batch-size",
-        "8",
-        "--iters",
-        "1",
-        "--warmup",
-        "0",
-        "--decode-iters",
-        "1",
-        "--json",
-    )
+    run = cli(*QUICK_BENCH, "--device", "cpu", "--json")
     assert run.returncode == 0, run.stderr
     for label in ("video tower", "fused embedding", "clips/s", "decode", "frames/s"):
         assert label in run.stdout
@@ -96,21 +84,7 @@ def test_bench_prints_the_figures():
 
 
 def test_bench_on_cuda():
-    run = cli(
-        "bench",
-        "--preset",
-        "tiny",
-        "--device",
-        "cuda",
-        "--batch-size",
-        "8",
-        "--iters",
-        "1",
-        "--warmup",
-        "0",
-        "--decode-iters",
-        "1",
-    )
+    run = cli(*QUICK_BENCH, "--device", "cuda")
     if torch.cuda.is_available():
         assert run.returncode == 0 and "bare C3D (ref)" in run.stdout and "fused / bare" in run.stdout, run.stderr
     else:  # the CPU machines: one clear line, no traceback
