@@ -94,7 +94,6 @@ def make_optimizer(model: VideoBert, cfg: TrainConfig) -> torch.optim.AdamW:
 
 
 def make_batch(
-    step: int,
     cfg: TrainConfig,
     cache: ClipCache,
     ids: torch.Tensor,
@@ -174,7 +173,7 @@ def _train(records: list[dict], config: TrainConfig) -> Path:
             torch.manual_seed(config.seed * 1_000_003 + step)  # dropout
             for group in optimizer.param_groups:
                 group["lr"] = config.lr * group["lr_scale"] * lr_at(step, config)
-            batch = make_batch(step, config, cache, ids, mask, usable, gen)
+            batch = make_batch(config, cache, ids, mask, usable, gen)
             batch = Batch(
                 *(
                     t.to(device, non_blocking=True)

@@ -147,29 +147,20 @@ class Cards:
     rows: dict[int, tuple]
 
 
-def _cards(rows: list[tuple]) -> Cards:
-    """Cards from rows of ``CARD_FIELDS`` + an embedding (+ anything after, ignored); first row per id wins."""
-    by_id: dict[int, tuple] = {}
-    for row in rows:
-        by_id.setdefault(row[0], row)
-    ids = np.array(sorted(by_id), dtype=np.int64)
-    n = len(CARD_FIELDS)
-    vectors, _ = _vector_matrix([by_id[i][n] for i in ids.tolist()])
-    return Cards(ids, vectors, {i: row[:n] for i, row in by_id.items()})
-
-
 def published_cards(ids, *, version: str | None) -> Cards:
     """The published ones among ``ids``, with their embeddings of ``version``."""
-    if not len(ids):
-        return _cards([])
-    with _binary_cursor() as cursor:
-        cursor.execute(
-            f"SELECT {_CARD_COLUMNS}, CASE WHEN embedding_version = %s THEN embedding END FROM mediarec_video "
-            "WHERE id = ANY(%s::bigint[]) AND published",
-            [version or "", id_array(ids)],
-            binary=True,
-        )
-        return _cards(cursor.fetchall())
+    rows: list[tuple] = []
+    if len(ids):
+        with _binary_cursor() as cursor:
+            cursor.execute(
+                f"SELECT {_CARD_COLUMNS}, CASE WHEN embedding_version = %s THEN embedding END FROM mediarec_video "
+                "WHERE id = ANY(%s::bigint[]) AND published ORDER BY id",
+                [version or "", id_array(ids)],
+                binary=True,
+            )
+            rows = cursor.fetchall()
+    vectors, _ = _vector_matrix([r[-1] for r in rows])
+    return Cards(np.array([r[0] for r in rows], dtype=np.int64), vectors, {r[0]: r[:-1] for r in rows})
 
 
 def card(row: tuple) -> Video:
