@@ -1,5 +1,6 @@
 """The SQL the serving path needs, kept in one place: pgvector HNSW nearest
-neighbours with filters, cards and embeddings by id, a user's history, trending,
+neighbours with filters (alone, or pipelined with the cards of a feed's other
+candidates), cards and embeddings by id, a user's history, trending,
 fresh uploads and co-watch counts. Each function returns numpy arrays or
 plain tuples, never model instances.
 
@@ -92,23 +93,26 @@ def _ann_sql(columns: str) -> str:
     )
 
 
-def _hnsw_rows(sql: str, params: dict, *, limit: int, config: RecommenderConfig) -> list[tuple]:
-    """Rows of an HNSW query, run under its scan settings in one round trip.
+def _with_hnsw_settings(statements: list[tuple[str, dict]], *, limit: int, config: RecommenderConfig) -> list[list]:
+    """Rows of each statement, run after the HNSW scan settings in one round trip.
 
-    The settings and the query go in one pipeline, which PostgreSQL runs as one
-    implicit transaction, so ``set_config(..., is_local => true)`` holds for
-    this scan only. (Inside an outer atomic block it lasts until that block ends.)
+    The settings and the statements go in one pipeline, which PostgreSQL runs
+    as one implicit transaction, so ``set_config(..., is_local => true)`` holds
+    for these statements only. (Inside an outer atomic block it lasts until
+    that block ends.)
 
     pgvector's iterative scan keeps walking the HNSW graph until ``limit`` rows
     pass the filters; ``ef_search`` must be at least ``limit`` or the scan
     returns at most ``ef_search`` rows per pass.
     """
     ef_search = max(config.ef_search, limit)
-    scan_settings, cursor = _binary_cursor(), _binary_cursor()
-    with cursor.connection.pipeline():  # one Sync, sent on exit
+    scan_settings = _binary_cursor()
+    cursors = [_binary_cursor() for _ in statements]
+    with scan_settings.connection.pipeline():  # one Sync, sent on exit
         scan_settings.execute(_HNSW_SETTINGS, [str(int(ef_search)), str(int(config.max_scan_tuples))])
-        cursor.execute(sql, params, binary=True)
-    return cursor.fetchall()
+        for cursor, (sql, params) in zip(cursors, statements, strict=True):
+            cursor.execute(sql, params, binary=True)
+    return [cursor.fetchall() for cursor in cursors]
 
 
 def _by_similarity(ids: np.ndarray, distances: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -124,7 +128,7 @@ def nearest_videos(
     """Published videos of embedding ``version`` nearest to ``vector`` by cosine,
     skipping ``exclude``: ids (K,) and cosine similarities (K,), best first."""
     params = {"version": version, "exclude": id_array(exclude), "query": np.asarray(vector), "limit": int(limit)}
-    rows = _hnsw_rows(_ann_sql("id, embedding <=> %(query)s"), params, limit=limit, config=config)
+    (rows,) = _with_hnsw_settings([(_ann_sql("id, embedding <=> %(query)s"), params)], limit=limit, config=config)
     ids = np.array([r[0] for r in rows], dtype=np.int64)
     return _by_similarity(ids, np.array([r[1] for r in rows], dtype=np.float32))
 
@@ -147,20 +151,44 @@ class Cards:
     rows: dict[int, tuple]
 
 
-def published_cards(ids, *, version: str | None) -> Cards:
-    """The published ones among ``ids``, with their embeddings of ``version``."""
-    rows: list[tuple] = []
-    if len(ids):
-        with _binary_cursor() as cursor:
-            cursor.execute(
-                f"SELECT {_CARD_COLUMNS}, CASE WHEN embedding_version = %s THEN embedding END FROM mediarec_video "
-                "WHERE id = ANY(%s::bigint[]) AND published ORDER BY id",
-                [version or "", id_array(ids)],
-                binary=True,
-            )
-            rows = cursor.fetchall()
+_CARDS_SQL = (
+    f"SELECT {_CARD_COLUMNS}, CASE WHEN embedding_version = %(version)s THEN embedding END FROM mediarec_video "
+    "WHERE id = ANY(%(ids)s::bigint[]) AND published"
+)
+
+
+def _cards(rows: list[tuple]) -> Cards:
+    """Cards from rows of ``CARD_FIELDS`` followed by an embedding."""
+    rows = sorted(rows)  # by id
     vectors, _ = _vector_matrix([r[-1] for r in rows])
     return Cards(np.array([r[0] for r in rows], dtype=np.int64), vectors, {r[0]: r[:-1] for r in rows})
+
+
+def published_cards(ids, *, version: str | None) -> Cards:
+    """The published ones among ``ids``, with their embeddings of ``version``."""
+    if not len(ids):
+        return _cards([])
+    with _binary_cursor() as cursor:
+        cursor.execute(_CARDS_SQL, {"version": version or "", "ids": id_array(ids)}, binary=True)
+        return _cards(cursor.fetchall())
+
+
+def feed_candidates(
+    taste: np.ndarray, *, version: str, exclude, also, limit: int, config: RecommenderConfig
+) -> tuple[Cards, tuple[np.ndarray, np.ndarray]]:
+    """A feed's whole pool in one round trip: the ``limit`` published videos of
+    ``version`` nearest to ``taste`` (skipping ``exclude``) and the published
+    ones among ``also``, as cards with their embeddings; and the nearest ones'
+    ids and cosine similarities, best first."""
+    nearest = (
+        _ann_sql(f"{_CARD_COLUMNS}, embedding, embedding <=> %(query)s"),
+        {"version": version, "exclude": id_array(exclude), "query": np.asarray(taste), "limit": int(limit)},
+    )
+    others = (_CARDS_SQL, {"version": version, "ids": id_array(also)})
+    near_rows, other_rows = _with_hnsw_settings([nearest, others], limit=limit, config=config)
+    by_id = {r[0]: r for r in other_rows} | {r[0]: r[:-1] for r in near_rows}  # the last column is the distance
+    ids = np.array([r[0] for r in near_rows], dtype=np.int64)
+    return _cards(list(by_id.values())), _by_similarity(ids, np.array([r[-1] for r in near_rows], dtype=np.float32))
 
 
 def card(row: tuple) -> Video:

@@ -3,9 +3,9 @@ and search. Candidates come from pgvector (content), the persisted ALS model
 (CF), trending and fresh uploads; ``blend.rank`` scores them exactly as the
 in-memory ``HybridRecommender`` does.
 
-A feed page costs three statements: the user's history (with the embeddings
-the taste needs), the HNSW neighbours of the taste, and the cards and
-embeddings of the whole candidate pool.
+A feed page costs two round trips to PostgreSQL: the user's history (with
+the embeddings the taste needs), then one pipeline with the HNSW neighbours of
+the taste and the cards and embeddings of the other candidates.
 
 Only vectors of the active embedding version are ever compared, and every
 candidate is published.
@@ -154,6 +154,13 @@ def _trending(cf: CFModel | None, config: RecommenderConfig):
     return _cached(("trending", repr(config)), TRENDING_TTL_S, lambda: queries.trending(config))
 
 
+def _in_sorted(values: np.ndarray, keys: np.ndarray) -> np.ndarray:
+    """``np.isin(values, keys)`` for sorted ``keys``; on a few hundred ids np.isin's set-up costs more than the work."""
+    if not len(keys):
+        return np.zeros(len(values), dtype=bool)
+    return keys[np.minimum(np.searchsorted(keys, values), len(keys) - 1)] == values
+
+
 def _cf_scores(cf: CFModel, history: _History) -> tuple[np.ndarray, np.ndarray] | None:
     """ALS scores (I,) of every item for the user's current history (solved now, so
     new interactions count at once), and the columns of the items they have seen."""
@@ -189,22 +196,23 @@ def recommendations_for_user(
             nominated["cf"] = (cf.item_ids[top], scores)
 
     trend_ids, trend_scores, trend_users = _trending(cf, config)
-    unseen = ~np.isin(trend_ids, history.video_ids)
+    unseen = ~_in_sorted(trend_ids, history.video_ids)
     nominated["trending"] = (trend_ids[unseen][:k], trend_scores[unseen][:k])
     if version:
         fresh_ids, fresh_ages = _cached(
             ("fresh", version.name, repr(config)), FRESH_TTL_S, lambda: queries.fresh(config, version=version.name)
         )
-        unseen = ~np.isin(fresh_ids, history.video_ids)
+        unseen = ~_in_sorted(fresh_ids, history.video_ids)
         nominated["fresh"] = (fresh_ids[unseen][:k], 1.0 - fresh_ages[unseen][:k] / config.fresh_days)
 
+    others = np.unique(np.concatenate([ids for ids, _ in nominated.values()]))
     taste = _taste(history, config) if version and history.n_positive else _Taste()
-    if taste.vector is not None:
-        nominated["content"] = queries.nearest_videos(
-            taste.vector, version=version.name, exclude=history.video_ids, limit=k, config=config
+    if taste.vector is not None:  # the HNSW neighbours and the other candidates' cards in one round trip
+        cards, nominated["content"] = queries.feed_candidates(
+            taste.vector, version=version.name, exclude=history.video_ids, also=others, limit=k, config=config
         )
-    pool_ids = np.unique(np.concatenate([ids for ids, _ in nominated.values()]))
-    cards = queries.published_cards(pool_ids, version=version.name if version else None)
+    else:
+        cards = queries.published_cards(others, version=version.name if version else None)
     pool = _pool(cards, nominated, taste.vector, cf, cf_scores, (trend_ids, trend_scores, trend_users))
     ranked = rank(pool, n_user=history.n_positive, config=config, limit=limit, offset=offset)
     return _explained(ranked, pool, cards.rows, history, taste, cf)
@@ -239,7 +247,7 @@ def _pool(cards: queries.Cards, nominated, taste, cf: CFModel | None, cf_scores,
     return Pool(
         items=ids,
         raw=raw,
-        nominated={s: np.isin(ids, nominated[s][0]) for s in nominated},
+        nominated={s: _in_sorted(ids, np.sort(nominated[s][0])) for s in nominated},
         item_history=item_history,
         vectors=matrix,
     )

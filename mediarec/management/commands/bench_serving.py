@@ -111,10 +111,19 @@ class Command(BaseCommand):
             f"p50 {p50:.1f} ms  p95 {p95:.1f} ms  p99 {p99:.1f} ms  (this process: {cpu_ms:.1f} ms CPU per call; "
             f"load average {load_before:.1f} -> {os.getloadavg()[0]:.1f})"
         )
+        figures = {
+            "calls": opts["calls"],
+            "p50_ms": round(p50, 1),
+            "p95_ms": round(p95, 1),
+            "p99_ms": round(p99, 1),
+            "cpu_ms_per_call": round(cpu_ms, 1),
+            "load_average": round(load_before, 1),
+        }
         if opts["http_seconds"] > 0:
-            self._http(users, opts)
+            figures["http"] = self._http(users, opts)
+        self.stdout.write(json.dumps(figures))  # the last line: read by ``python -m benchmarks``
 
-    def _http(self, users, opts) -> None:
+    def _http(self, users, opts) -> dict:
         from mediarec.api import api_token_for
 
         port = _free_port()
@@ -213,6 +222,18 @@ class Command(BaseCommand):
             f"{float(row['Requests/s']):.0f} req/s, {row['Failure Count']} failures of {row['Request Count']}, "
             f"p50 {row['50%']} ms, p99 {row['99%']} ms (load average {load_before:.1f} -> {os.getloadavg()[0]:.1f})"
         )
+        return {
+            "requests_per_s": round(float(row["Requests/s"]), 1),
+            "requests": int(row["Request Count"]),
+            "failures": int(row["Failure Count"]),
+            "p50_ms": float(row["50%"]),
+            "p99_ms": float(row["99%"]),
+            "workers": opts["workers"],
+            "worker_class": opts["worker_class"],
+            "threads": opts["threads"],
+            "locust_users": opts["locust_users"],
+            "load_average": round(load_before, 1),
+        }
 
     def _wait_for(self, port: int, server) -> None:
         deadline = time.monotonic() + 60
