@@ -34,7 +34,7 @@ class Command(BaseCommand):
         parser.add_argument("--no-serve", action="store_true", help="set everything up, then exit")
         parser.add_argument("--videos", type=int, default=300, help="rendered videos in the seeded world")
         parser.add_argument("--users", type=int, default=500, help="simulated viewers in the seeded world")
-        parser.add_argument("--train-steps", type=int, default=300, help="VideoBERT training steps")
+        parser.add_argument("--train-steps", type=int, default=150, help="VideoBERT training steps")
         parser.add_argument("--refit", action="store_true", help="refit CF even if a model exists")
 
     def handle(self, *args, **opts):
