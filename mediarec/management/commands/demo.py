@@ -63,7 +63,9 @@ class Command(BaseCommand):
         """
         if not Video.objects.exists():
             self.step("seeding a synthetic world (rendered videos and a simulated audience)")
-            call_command("seed_world", videos=self.opts["videos"], users=self.opts["users"], days=30, seed=7)
+            call_command(
+                "seed_world", videos=self.opts["videos"], users=self.opts["users"], days=30, seed=7, password="viewer"
+            )
         if not ModelVersion.objects.filter(is_active=True, kind=ModelKind.VIDEOBERT).exists():
             self.step("training a small VideoBERT on the catalog (CPU)")
             call_command(
@@ -133,7 +135,8 @@ class Command(BaseCommand):
             "\n".join(
                 [
                     "",
-                    f"  Feed:   {base}/            (log in as viewer / viewer)",
+                    f"  Feed:   {base}/            log in as viewer0001 / viewer (a simulated viewer with a history;",
+                    "                              any viewerNNNN works) or viewer / viewer (a new user)",
                     f"  Admin:  {base}/admin/      (admin / admin)",
                     f"  API:    {base}/api/docs",
                     f"  Logs:   {settings.MEDIAREC_DATA_DIR / 'logs'}",
