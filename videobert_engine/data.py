@@ -7,6 +7,7 @@ A manifest is a JSONL file with one record per line.
 from __future__ import annotations
 
 import json
+import multiprocessing
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -81,6 +82,12 @@ def _worker_init(_: int) -> None:
     torch.set_num_threads(1)  # workers only decode; leave the cores to PyAV and the main process
 
 
+def _decoder_context() -> multiprocessing.context.BaseContext:
+    ctx = multiprocessing.get_context("forkserver")
+    ctx.set_forkserver_preload(["videobert_engine.data"])  # torch and PyAV imported once, in the server
+    return ctx
+
+
 def clip_loader(
     records: list[dict], spec: ClipConfig, batch_size: int, num_workers: int, pin_memory: bool = False
 ) -> DataLoader:
@@ -88,6 +95,10 @@ def clip_loader(
     workers = max(0, min(num_workers, len(records) // max(batch_size, 1) + 1))
     return DataLoader(
         ClipDataset(records, spec),
+        # Decoders start from a clean forkserver, not a fork of the caller: a
+        # fork inherits the caller's sockets and locks (a Celery child's broker
+        # connection is closed by kombu's after-fork hook and can block there).
+        multiprocessing_context=_decoder_context() if workers else None,
         batch_size=batch_size,
         shuffle=False,
         num_workers=workers,

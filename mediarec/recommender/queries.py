@@ -4,9 +4,10 @@ candidates), cards and embeddings by id, a user's history, trending,
 fresh uploads and co-watch counts. Each function returns numpy arrays or
 plain tuples, never model instances.
 
-Vectors travel in pgvector's binary format both ways and are decoded in bulk
-(``_vector_matrix``); id lists travel as one array literal. Both matter: per
-element adaptation in Python cost more than the queries themselves.
+Vectors travel in pgvector's binary format both ways: out as ``vector_send``
+bytea, which psycopg reads without a Python call per row, decoded a column at
+a time (``_vector_matrix``). Id lists travel as one array literal. Both
+matter: per-element adaptation in Python cost more than the queries themselves.
 """
 
 from __future__ import annotations
@@ -17,23 +18,14 @@ from dataclasses import dataclass
 import numpy as np
 import psycopg
 from django.db import connection
-from psycopg.adapt import Dumper, Loader
+from psycopg.adapt import Dumper
 from psycopg.pq import Format
 from psycopg.types import TypeInfo
 
 from mediarec.models import Video
 from mediarec.recommender.config import RecommenderConfig
 
-_vector_types: dict[str, tuple[int, type[Dumper]]] = {}  # database name → vector oid, its dumper
-
-
-class _VectorLoader(Loader):
-    """Keeps pgvector's binary value as bytes; ``_vector_matrix`` decodes a whole column at once."""
-
-    format = Format.BINARY
-
-    def load(self, data) -> bytes:
-        return bytes(data)
+_vector_dumpers: dict[str, type[Dumper]] = {}  # database name → dumper for its vector type
 
 
 class _VectorDumper(Dumper):
@@ -47,7 +39,7 @@ class _VectorDumper(Dumper):
 
 
 def _vector_matrix(values: list[bytes | None]) -> tuple[np.ndarray, np.ndarray]:
-    """(N, D) float32 rows from binary pgvector values (zero rows for NULL) and a (N,) mask of the present ones."""
+    """(N, D) float32 rows from ``vector_send`` values (zero rows for NULL) and a (N,) mask of the present ones."""
     present = np.array([v is not None for v in values], dtype=bool)
     if not present.any():
         return np.zeros((len(values), 0), np.float32), present
@@ -59,21 +51,19 @@ def _vector_matrix(values: list[bytes | None]) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _binary_cursor() -> psycopg.Cursor:
-    """A raw psycopg cursor on Django's connection that reads and writes vectors in binary."""
+    """A raw psycopg cursor on Django's connection that sends numpy vectors in binary."""
     connection.ensure_connection()
     raw = connection.connection
     name = connection.settings_dict["NAME"]
-    if name not in _vector_types:
+    if name not in _vector_dumpers:
         oid = TypeInfo.fetch(raw, "vector").oid
-        _vector_types[name] = (oid, type("VectorDumper", (_VectorDumper,), {"oid": oid}))
-    oid, dumper = _vector_types[name]
+        _vector_dumpers[name] = type("VectorDumper", (_VectorDumper,), {"oid": oid})
     # Prepare each statement once per connection: the same few run for every feed,
     # and planning them anew took about a quarter of the database's CPU per request.
     # Django's own cursors bind client-side and are never prepared.
     raw.prepare_threshold = 0
     cursor = psycopg.Cursor(raw)  # Django's default client-side cursor cannot read binary
-    cursor.adapters.register_loader(oid, _VectorLoader)
-    cursor.adapters.register_dumper(np.ndarray, dumper)
+    cursor.adapters.register_dumper(np.ndarray, _vector_dumpers[name])
     return cursor
 
 
@@ -156,7 +146,8 @@ class Cards:
 
 
 _CARDS_SQL = (
-    f"SELECT {_CARD_COLUMNS}, CASE WHEN embedding_version = %(version)s THEN embedding END FROM mediarec_video "
+    f"SELECT {_CARD_COLUMNS}, CASE WHEN embedding_version = %(version)s THEN vector_send(embedding) END "
+    "FROM mediarec_video "
     "WHERE id = ANY(%(ids)s::bigint[]) AND published"
 )
 
@@ -185,7 +176,7 @@ def feed_candidates(
     ones among ``also``, as cards with their embeddings; and the nearest ones'
     ids and cosine similarities, best first."""
     nearest = (
-        _ann_sql(f"{_CARD_COLUMNS}, embedding, embedding <=> %(query)s"),
+        _ann_sql(f"{_CARD_COLUMNS}, vector_send(embedding), embedding <=> %(query)s"),
         {"version": version, "exclude": id_array(exclude), "query": np.asarray(taste), "limit": int(limit)},
     )
     others = (_CARDS_SQL, {"version": version, "ids": id_array(also)})
@@ -218,7 +209,8 @@ def user_history(user_id: int, *, version: str | None, limit: int = 500) -> Hist
     with _binary_cursor() as cursor:
         cursor.execute(
             "SELECT e.video_id, e.kind, (EXTRACT(EPOCH FROM now() - e.created_at) / 86400.0)::float8, "
-            "CASE WHEN e.first THEN v.title END, CASE WHEN e.first AND v.embedding_version = %s THEN v.embedding END "
+            "CASE WHEN e.first THEN v.title END, "
+            "CASE WHEN e.first AND v.embedding_version = %s THEN vector_send(v.embedding) END "
             "FROM (SELECT video_id, kind, created_at, "
             "      row_number() OVER (PARTITION BY video_id ORDER BY created_at DESC) = 1 AS first "
             "      FROM (SELECT video_id, kind, created_at FROM mediarec_interaction WHERE user_id = %s "
