@@ -6,6 +6,7 @@ its first task, so CUDA is only ever initialised after the fork.
 """
 
 import multiprocessing
+import os
 import random
 
 from celery import shared_task
@@ -37,5 +38,10 @@ def embed_videos(self, video_ids: list[int]) -> dict:
 def allow_decoding_processes(**_) -> None:
     """Prefork children are marked daemonic, and a daemonic process may not
     start the DataLoader processes that decode videos in parallel. Those exit
-    with their parent, which is what the flag protects, so lift it."""
-    multiprocessing.current_process()._config["daemon"] = False
+    with their parent, which is what the flag protects, so lift it.
+
+    The decoders start from a forkserver, which pickles the process key; the
+    one billiard leaves behind refuses that, so give the child a plain one."""
+    config = multiprocessing.current_process()._config
+    config["daemon"] = False
+    config["authkey"] = multiprocessing.process.AuthenticationString(os.urandom(32))
