@@ -154,7 +154,7 @@ _CARDS_SQL = (
 
 def _cards(rows: list[tuple]) -> Cards:
     """Cards from rows of ``CARD_FIELDS`` followed by an embedding."""
-    rows = sorted(rows)  # by id
+    rows = sorted(rows, key=lambda r: r[0])
     vectors, _ = _vector_matrix([r[-1] for r in rows])
     return Cards(np.array([r[0] for r in rows], dtype=np.int64), vectors, {r[0]: r[:-1] for r in rows})
 
