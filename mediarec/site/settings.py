@@ -122,6 +122,8 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
         "data_folder_out": str(_broker_dir / "in"),
         "processed_folder": str(_broker_dir / "processed"),
         "store_processed": False,
+        # The folder is polled; the default 1 s would add a second per message.
+        "polling_interval": 0.1,
     }
 else:
     # The visibility timeout must exceed the longest task time limit, or a
