@@ -127,7 +127,8 @@ class VideoAdmin(admin.ModelAdmin):
             return "—"
         return format_html('<img src="{}" alt="" style="height:48px;border-radius:4px">', obj.thumbnail.url)
 
-    @admin.display(description="interactions", ordering="n_interactions")
+    # Not sortable: ordering by a per-row count would scan every interaction.
+    @admin.display(description="interactions")
     def interaction_count(self, obj: Video) -> int:
         return obj.n_interactions or 0
 
