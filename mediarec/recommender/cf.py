@@ -42,9 +42,10 @@ class ALSRecommender(Recommender):
     def _fit(self, user_items: sp.csr_matrix, item_embeddings: np.ndarray | None) -> None:
         if user_items.nnz == 0:
             raise FitError("cannot fit ALS without interactions")
-        self.model = self._new_model()
-        # implicit runs its own threads; a BLAS thread pool on top only slows it down.
+        # implicit runs its own threads; a BLAS thread pool on top only slows it
+        # down (implicit checks, and warns, when the model is built).
         with threadpool_limits(1, "blas"):
+            self.model = self._new_model()
             self.model.fit(user_items, show_progress=False)
         if not (np.isfinite(self.model.user_factors).all() and np.isfinite(self.model.item_factors).all()):
             raise FitError("ALS produced non-finite factors; lower the confidence alpha or raise regularization")
@@ -77,7 +78,8 @@ class ALSRecommender(Recommender):
         return {"user_factors": self.model.user_factors, "item_factors": self.model.item_factors}
 
     def _set_state(self, state: dict[str, np.ndarray]) -> None:
-        self.model = self._new_model()
+        with threadpool_limits(1, "blas"):
+            self.model = self._new_model()
         self.model.user_factors = state["user_factors"].astype(np.float32)
         self.model.item_factors = state["item_factors"].astype(np.float32)
         self.model.factors = self.model.item_factors.shape[1]
