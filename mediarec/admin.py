@@ -12,11 +12,10 @@ from mediarec.admin_paginator import EstimatedCountPaginator
 from mediarec.errors import InvalidUpload
 from mediarec.models import CFModelVersion, Interaction, ModelVersion, Video, VideoStatus
 from mediarec.services.embedding import embeddings_queue_stale
-from mediarec.services.media_probe import probe_video_file
 from mediarec.services.model_versions import model_version_activate
 from mediarec.services.videos import (
     TEXT_FIELDS,
-    _local_copy,
+    upload_probe,
     video_create,
     video_replace_file,
     video_update,
@@ -42,14 +41,10 @@ class VideoForm(forms.ModelForm):
         upload = self.cleaned_data.get("file")
         if upload is None or "file" not in self.changed_data:
             return upload
-        path, is_copy = _local_copy(upload)
         try:
-            probe_video_file(path, original_name=upload.name)
+            upload_probe(upload=upload)
         except InvalidUpload as exc:
             raise forms.ValidationError(str(exc)) from exc
-        finally:
-            if is_copy:
-                path.unlink(missing_ok=True)
         return upload
 
 

@@ -16,7 +16,7 @@ from django.utils import timezone
 
 from mediarec.conf import app_settings
 from mediarec.models import Video, VideoStatus
-from mediarec.services.media_probe import probe_video_file
+from mediarec.services.media_probe import ProbeResult, probe_video_file
 
 EMBED_TASK = "tasks.embedding.embed_videos"
 TEXT_FIELDS = ("title", "description", "tags", "transcript")
@@ -87,14 +87,19 @@ def video_create(
     return video
 
 
-def _store_upload(video: Video, upload: File) -> None:
-    """Probe ``upload`` and write it and its thumbnail to storage (no DB write)."""
+def upload_probe(*, upload: File) -> ProbeResult:
+    """Probe an upload with PyAV; raises :class:`~mediarec.errors.InvalidUpload`."""
     path, is_copy = _local_copy(upload)
     try:
-        probe = probe_video_file(path, original_name=Path(upload.name or "upload").name)
+        return probe_video_file(path, original_name=Path(upload.name or "upload").name)
     finally:
         if is_copy:
             path.unlink(missing_ok=True)
+
+
+def _store_upload(video: Video, upload: File) -> None:
+    """Probe ``upload`` and write it and its thumbnail to storage (no DB write)."""
+    probe = upload_probe(upload=upload)
     video.duration_s = probe.duration_s
     video.fps = probe.fps
     video.width = probe.width

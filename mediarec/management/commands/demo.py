@@ -94,9 +94,7 @@ class Command(BaseCommand):
                 bar.refresh()
                 if done + failed >= total:
                     return
-                for proc in processes:
-                    if proc.poll() is not None:
-                        raise CommandError(f"{proc.args[3:6]} exited with {proc.returncode}; see {proc.log_path}")
+                self.check_alive(processes)
                 time.sleep(1.0)
 
     def start_background(self) -> list[subprocess.Popen]:
@@ -146,6 +144,13 @@ class Command(BaseCommand):
             )
         )
 
+    def check_alive(self, processes) -> None:
+        """Raise if a background process (worker, beat, web) has exited."""
+        for proc in processes:
+            if proc.poll() is not None:
+                name = " ".join(map(str, proc.args[2:6]))
+                raise CommandError(f"{name} exited with {proc.returncode}; see {proc.log_path}")
+
     def wait(self, processes) -> None:
         stop = {"now": False}
 
@@ -155,10 +160,11 @@ class Command(BaseCommand):
         signal.signal(signal.SIGINT, on_signal)
         signal.signal(signal.SIGTERM, on_signal)
         while not stop["now"]:
-            for proc in processes:
-                if proc.poll() is not None:
-                    self.stderr.write(f"{proc.args[2:5]} exited with {proc.returncode}; see {proc.log_path}")
-                    return
+            try:
+                self.check_alive(processes)
+            except CommandError as exc:
+                self.stderr.write(str(exc))
+                return
             time.sleep(0.5)
 
     def stop(self, processes) -> None:
