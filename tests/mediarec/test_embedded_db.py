@@ -39,6 +39,16 @@ def run(data_dir: Path, action: str) -> str:
     return result.stdout.strip()
 
 
+def start_holder(data_dir: Path) -> subprocess.Popen:
+    """A process that writes a row, then keeps its handle on the server for 30 s."""
+    return subprocess.Popen(
+        [sys.executable, "-c", SCRIPT + "\nimport time; time.sleep(30)", str(data_dir), "write"],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+
+
 def postgres_running_for(data_dir: Path) -> bool:
     for proc in psutil.process_iter(attrs=("name", "cmdline")):
         cmdline = " ".join(proc.info["cmdline"] or [])
@@ -58,12 +68,7 @@ def test_server_stops_with_last_process_and_keeps_data(tmp_path):
 
 def test_server_is_shared_between_processes(tmp_path):
     data_dir = tmp_path / "data"
-    holder = subprocess.Popen(
-        [sys.executable, "-c", SCRIPT + "\nimport time; time.sleep(30)", str(data_dir), "write"],
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
+    holder = start_holder(data_dir)
     try:
         assert holder.stdout.readline().strip() == "rows 1"
         # A second process attaches to the running server and sees the row.
@@ -77,12 +82,7 @@ def test_server_is_shared_between_processes(tmp_path):
 
 def test_a_killed_process_does_not_keep_the_server_alive(tmp_path):
     data_dir = tmp_path / "data"
-    victim = subprocess.Popen(
-        [sys.executable, "-c", SCRIPT + "\nimport time; time.sleep(30)", str(data_dir), "write"],
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
+    victim = start_holder(data_dir)
     assert victim.stdout.readline().strip() == "rows 1"
     victim.kill()
     victim.wait(10)
