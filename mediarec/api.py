@@ -12,11 +12,13 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import logging
 from datetime import datetime
 from typing import Annotated
 
 from django.contrib.auth import authenticate, get_user_model
 from django.core import signing
+from django.db import InterfaceError, OperationalError
 from django.db.models import Q
 from django.utils.crypto import constant_time_compare, salted_hmac
 from ninja import File, Form, NinjaAPI, Query, Schema, Status
@@ -30,8 +32,11 @@ from mediarec.conf import app_settings
 from mediarec.errors import MediarecError, ModelNotActive, UnknownObject
 from mediarec.models import Video
 from mediarec.recommender.serving import MAX_WINDOW, recommendations_for_user, videos_search, videos_similar
+from mediarec.selectors import user_active_by_pk
 from mediarec.services.interactions import InteractionEvent, interactions_ingest
 from mediarec.services.videos import video_create
+
+log = logging.getLogger(__name__)
 
 TOKEN_SALT = "mediarec.api.token"
 TOKEN_MAX_AGE_S = 30 * 24 * 3600
@@ -51,8 +56,8 @@ def user_for_api_token(token: str):
         payload = signing.loads(token, salt=TOKEN_SALT, max_age=TOKEN_MAX_AGE_S)
     except signing.BadSignature:
         return None
-    # A bare LIMIT 1: ``.first()`` adds an ORDER BY whose compilation costs more than the query itself.
-    user = next(iter(get_user_model().objects.filter(pk=payload.get("u"), is_active=True)[:1]), None)
+    pk = payload.get("u")
+    user = user_active_by_pk(pk) if pk is not None else None
     if user is None or not constant_time_compare(payload.get("p", ""), _password_fingerprint(user)):
         return None
     return user
@@ -84,6 +89,15 @@ def _unknown(request, exc):
 @api.exception_handler(ModelNotActive)
 def _not_active(request, exc):
     return api.create_response(request, {"detail": str(exc)}, status=409)
+
+
+@api.exception_handler(OperationalError)
+@api.exception_handler(InterfaceError)
+def _database_unavailable(request, exc):
+    log.error("database unavailable for %s %s: %s", request.method, request.path, exc)
+    response = api.create_response(request, {"detail": "the database is unavailable; retry shortly."}, status=503)
+    response["Retry-After"] = "5"
+    return response
 
 
 @api.exception_handler(MediarecError)

@@ -13,6 +13,8 @@ matter: per-element adaptation in Python cost more than the queries themselves.
 from __future__ import annotations
 
 import struct
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numpy as np
@@ -50,21 +52,34 @@ def _vector_matrix(values: list[bytes | None]) -> tuple[np.ndarray, np.ndarray]:
     return out, present
 
 
-def _binary_cursor() -> psycopg.Cursor:
-    """A raw psycopg cursor on Django's connection that sends numpy vectors in binary."""
+@contextmanager
+def _binary_cursors(n: int = 1) -> Iterator[list[psycopg.Cursor]]:
+    """``n`` raw psycopg cursors on Django's connection that send numpy vectors
+    in binary (Django's default client-side cursor cannot read binary).
+
+    Errors surface as Django's database errors and mark the connection, as
+    with Django's own cursors, so that a broken connection is closed when the
+    request ends."""
     connection.ensure_connection()
     raw = connection.connection
-    name = connection.settings_dict["NAME"]
-    if name not in _vector_dumpers:
-        oid = TypeInfo.fetch(raw, "vector").oid
-        _vector_dumpers[name] = type("VectorDumper", (_VectorDumper,), {"oid": oid})
-    # Prepare each statement once per connection: the same few run for every feed,
-    # and planning them anew took about a quarter of the database's CPU per request.
-    # Django's own cursors bind client-side and are never prepared.
-    raw.prepare_threshold = 0
-    cursor = psycopg.Cursor(raw)  # Django's default client-side cursor cannot read binary
-    cursor.adapters.register_dumper(np.ndarray, _vector_dumpers[name])
-    return cursor
+    with connection.wrap_database_errors:
+        if not getattr(raw, "mediarec_ready", False):
+            name = connection.settings_dict["NAME"]
+            if name not in _vector_dumpers:
+                oid = TypeInfo.fetch(raw, "vector").oid
+                _vector_dumpers[name] = type("VectorDumper", (_VectorDumper,), {"oid": oid})
+            raw.adapters.register_dumper(np.ndarray, _vector_dumpers[name])
+            # Prepare each statement once per connection: the same few run for every feed,
+            # and planning them anew took about a quarter of the database's CPU per request.
+            # Django's own cursors bind client-side and are never prepared.
+            raw.prepare_threshold = 0
+            raw.mediarec_ready = True
+        cursors = [psycopg.Cursor(raw) for _ in range(n)]
+        try:
+            yield cursors
+        finally:
+            for cursor in cursors:
+                cursor.close()
 
 
 def id_array(ids) -> str:
@@ -100,13 +115,12 @@ def _with_hnsw_settings(statements: list[tuple[str, dict]], *, limit: int, confi
     returns at most ``ef_search`` rows per pass.
     """
     ef_search = max(config.ef_search, limit)
-    scan_settings = _binary_cursor()
-    cursors = [_binary_cursor() for _ in statements]
-    with scan_settings.connection.pipeline():  # one Sync, sent on exit
-        scan_settings.execute(_HNSW_SETTINGS, [str(int(ef_search)), str(int(config.max_scan_tuples))])
-        for cursor, (sql, params) in zip(cursors, statements, strict=True):
-            cursor.execute(sql, params, binary=True)
-    return [cursor.fetchall() for cursor in cursors]
+    with _binary_cursors(1 + len(statements)) as (scan_settings, *cursors):
+        with scan_settings.connection.pipeline():  # one Sync, sent on exit
+            scan_settings.execute(_HNSW_SETTINGS, [str(int(ef_search)), str(int(config.max_scan_tuples))])
+            for cursor, (sql, params) in zip(cursors, statements, strict=True):
+                cursor.execute(sql, params, binary=True)
+        return [cursor.fetchall() for cursor in cursors]
 
 
 def _by_similarity(ids: np.ndarray, distances: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -163,7 +177,7 @@ def published_cards(ids, *, version: str | None) -> Cards:
     """The published ones among ``ids``, with their embeddings of ``version``."""
     if not len(ids):
         return _cards([])
-    with _binary_cursor() as cursor:
+    with _binary_cursors() as (cursor,):
         cursor.execute(_CARDS_SQL, {"version": version or "", "ids": id_array(ids)}, binary=True)
         return _cards(cursor.fetchall())
 
@@ -206,7 +220,7 @@ class History:
 def user_history(user_id: int, *, version: str | None, limit: int = 500) -> History:
     """One query for a user's latest ``limit`` events, with each video's title and
     active embedding sent once (on its newest event)."""
-    with _binary_cursor() as cursor:
+    with _binary_cursors() as (cursor,):
         cursor.execute(
             "SELECT e.video_id, e.kind, (EXTRACT(EPOCH FROM now() - e.created_at) / 86400.0)::float8, "
             "CASE WHEN e.first THEN v.title END, "

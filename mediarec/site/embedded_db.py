@@ -86,7 +86,7 @@ def embedded_database_settings(data_dir: Path, name: str) -> dict[str, Any]:
     ensure_database(server, name)
     info = server.get_postmaster_info()
     return {
-        "ENGINE": "django.db.backends.postgresql",
+        "ENGINE": "mediarec.site.postgres",
         "NAME": name,
         "USER": "postgres",
         "HOST": str(info.socket_dir),
