@@ -94,7 +94,7 @@ class Command(BaseCommand):
         )
 
         load_before = os.getloadavg()[0]
-        with threadpool_limits(1, "blas"):  # as in the gunicorn workers (OPENBLAS_NUM_THREADS=1)
+        with threadpool_limits(1, "blas"):  # as in the gunicorn workers (mediarec/site/wsgi.py)
             for user in users[:20]:  # warm-up: model load, caches, connection
                 recommendations_for_user(user=user, limit=opts["limit"])
             latencies = []
@@ -130,7 +130,6 @@ class Command(BaseCommand):
         env = os.environ.copy()
         env.setdefault("DJANGO_SETTINGS_MODULE", "mediarec.site.settings")
         env["MEDIAREC_DB_NAME"] = settings.DATABASES["default"]["NAME"]
-        env["OPENBLAS_NUM_THREADS"] = "1"
         root = Path(settings.BASE_DIR)
         with tempfile.TemporaryDirectory() as tmp:
             users_path = Path(tmp) / "users.json"
