@@ -27,20 +27,21 @@ class FitError(Exception):
 
 def top_n(scores: np.ndarray, n: int, *, exclude: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Indices and scores of the ``n`` best finite scores, best first; ties by index."""
-    scores = np.asarray(scores, dtype=np.float32).copy()
-    if exclude is not None and len(exclude):
-        scores[exclude] = -np.inf
-    valid = np.flatnonzero(np.isfinite(scores))
-    if n <= 0 or not len(valid):
+    if n <= 0:
         return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.float32)
-    if len(valid) > n:
-        # argpartition on the valid subset, then an exact, stable ordering.
-        part = valid[np.argpartition(-scores[valid], n - 1)[:n]]
-        cutoff = scores[part].min()
-        valid = valid[scores[valid] >= cutoff]
-    order = np.lexsort((valid, -scores[valid]))[:n]
-    ids = valid[order].astype(np.int64)
-    return ids, scores[ids]
+    cost = -np.asarray(scores, dtype=np.float32)  # a copy; lowest first, NaN sorts last
+    if exclude is not None and len(exclude):
+        cost[exclude] = np.inf
+    if len(cost) > n:
+        # One partition over every item, then an exact, stable ordering of the few
+        # at or above the n-th best score (all of the ties at the cut-off).
+        cutoff = cost[np.argpartition(cost, n - 1)[:n]].max()
+        candidates = np.flatnonzero(cost <= cutoff) if np.isfinite(cutoff) else np.flatnonzero(np.isfinite(cost))
+    else:
+        candidates = np.flatnonzero(np.isfinite(cost))
+    order = np.lexsort((candidates, cost[candidates]))[:n]
+    ids = candidates[order].astype(np.int64)
+    return ids, -cost[ids]
 
 
 class Recommender(ABC):

@@ -98,6 +98,7 @@ def mmr(relevance: np.ndarray, vectors: np.ndarray | None, k: int, lam: float) -
     if vectors is None or lam >= 1.0:
         return np.lexsort((np.arange(n), -relevance))[:k]
     rel = normalize(relevance)
+    similarity = vectors @ vectors.T  # (n, n), n = a few pages of candidates
     chosen: list[int] = []
     max_sim = np.zeros(n, dtype=np.float32)
     available = np.ones(n, dtype=bool)
@@ -106,7 +107,7 @@ def mmr(relevance: np.ndarray, vectors: np.ndarray | None, k: int, lam: float) -
         best = int(np.argmax(gain))  # first index wins ties
         chosen.append(best)
         available[best] = False
-        max_sim = np.maximum(max_sim, vectors @ vectors[best])
+        max_sim = np.maximum(max_sim, similarity[best])
     return np.array(chosen, dtype=np.int64)
 
 
