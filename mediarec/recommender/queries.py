@@ -213,24 +213,41 @@ class History:
     kinds: np.ndarray  # (E,)
     age_days: np.ndarray  # (E,)
     titles: dict[int, str]  # video id → title
-    vector_ids: np.ndarray  # (H,) the history videos with an active-version embedding
+    vector_ids: np.ndarray  # (H,) the strongest history videos with an active-version embedding
     vectors: np.ndarray  # (H, D) their embeddings
 
 
-def user_history(user_id: int, *, version: str | None, limit: int = 500) -> History:
-    """One query for a user's latest ``limit`` events, with each video's title and
-    active embedding sent once (on its newest event)."""
+# Spare embeddings beyond the ``taste_history`` strongest videos: the database sums
+# the weights in float64, the taste in float32, so a near-tie at the cut-off may fall
+# either way, and the taste must still find an embedding for each video it keeps.
+_SPARE_VECTORS = 8
+
+
+def user_history(user_id: int, *, version: str | None, config: RecommenderConfig, limit: int = 500) -> History:
+    """One query for a user's latest ``limit`` events, with each video's title sent
+    once (on its newest event) and the active embedding of only the videos that
+    can make up the taste: the ``config.taste_history`` strongest by summed,
+    decayed event weight (``weights.py``; ``content.strongest_history`` picks them
+    by the same order, ties to the lower id), plus a few spare."""
+    values, weights = _kind_weights_sql(config, positive_only=False)
     with _binary_cursors() as (cursor,):
         cursor.execute(
-            "SELECT e.video_id, e.kind, (EXTRACT(EPOCH FROM now() - e.created_at) / 86400.0)::float8, "
-            "CASE WHEN e.first THEN v.title END, "
-            "CASE WHEN e.first AND v.embedding_version = %s THEN vector_send(v.embedding) END "
-            "FROM (SELECT video_id, kind, created_at, "
-            "      row_number() OVER (PARTITION BY video_id ORDER BY created_at DESC) = 1 AS first "
-            "      FROM (SELECT video_id, kind, created_at FROM mediarec_interaction WHERE user_id = %s "
-            "            ORDER BY created_at DESC LIMIT %s) latest) e "
+            "SELECT e.video_id, e.kind, e.age_days, CASE WHEN e.first THEN v.title END, "
+            "CASE WHEN e.first AND e.strength_rank <= %s AND v.embedding_version = %s "
+            "     THEN vector_send(v.embedding) END "
+            "FROM (SELECT video_id, kind, age_days, "
+            "      row_number() OVER (PARTITION BY video_id ORDER BY age_days) = 1 AS first, "
+            "      dense_rank() OVER (ORDER BY abs(strength) DESC, video_id) AS strength_rank "
+            "      FROM (SELECT i.video_id, i.kind, i.age_days, "
+            "            SUM(COALESCE(k.weight, 0) * power(0.5, GREATEST(i.age_days, 0) / %s)) "
+            "                OVER (PARTITION BY i.video_id) AS strength "
+            "            FROM (SELECT video_id, kind, "
+            "                  (EXTRACT(EPOCH FROM now() - created_at) / 86400.0)::float8 AS age_days "
+            "                  FROM mediarec_interaction WHERE user_id = %s "
+            f"                 ORDER BY created_at DESC LIMIT %s) i LEFT JOIN (VALUES {values}) AS k(kind, weight) "
+            "            ON k.kind = i.kind) weighed) e "
             "JOIN mediarec_video v ON v.id = e.video_id",
-            [version or "", user_id, limit],
+            [config.taste_history + _SPARE_VECTORS, version or "", config.half_life_days, user_id, limit, *weights],
             binary=True,
         )
         rows = cursor.fetchall()
@@ -246,10 +263,13 @@ def user_history(user_id: int, *, version: str | None, limit: int = 500) -> Hist
     )
 
 
-def _kind_weights_sql(config: RecommenderConfig) -> tuple[str, list]:
-    positive = [(k, float(w)) for k, w in config.kind_weights.items() if w > 0]
-    values = ", ".join(["(%s, %s::float8)"] * len(positive))
-    return values, [x for pair in positive for x in pair]
+def _kind_weights_sql(config: RecommenderConfig, *, positive_only: bool = True) -> tuple[str, list]:
+    """A ``VALUES`` list of (kind, weight) and its parameters."""
+    kinds = [(k, float(w)) for k, w in config.kind_weights.items() if w > 0 or not positive_only]
+    if not kinds:
+        return "(NULL::text, 0::float8)", []
+    values = ", ".join(["(%s::text, %s::float8)"] * len(kinds))
+    return values, [x for pair in kinds for x in pair]
 
 
 def trending(config: RecommenderConfig, *, limit: int = 500) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -95,8 +95,8 @@ class _History:
     video_ids: np.ndarray  # (H,) sorted
     row: sp.csr_matrix  # (1, H) over ``video_ids``, built like a fit row (weights.py)
     titles: dict[int, str]
-    vectors: np.ndarray  # (H, D), zero rows where a video has no active-version embedding
-    has_vector: np.ndarray  # (H,)
+    vectors: np.ndarray  # (H, D), zero rows where a video has no active-version embedding or is too weak to count
+    has_vector: np.ndarray  # (H,)  for the taste (queries.user_history sends only the strongest)
 
     @property
     def confidences(self) -> np.ndarray:
@@ -116,7 +116,7 @@ def _history(user_id: int | None, version: ModelVersion | None, config: Recommen
         empty = np.empty(0, np.int64)
         row = sp.csr_matrix((1, 0), dtype=np.float32)
         return _History(empty, row, {}, np.zeros((0, 0), np.float32), np.empty(0, bool))
-    events = queries.user_history(user_id, version=version.name if version else None)
+    events = queries.user_history(user_id, version=version.name if version else None, config=config)
     distinct, cols = np.unique(events.video_ids, return_inverse=True)
     row = user_row(cols, event_weights(events.kinds, events.age_days, config), n_items=len(distinct), config=config)
     at = np.searchsorted(distinct, events.vector_ids)

@@ -12,7 +12,9 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from mediarec.models import CFModelVersion, Interaction, ModelKind, ModelVersion, Video
+from mediarec.recommender import queries, serving
 from mediarec.recommender.config import RecommenderConfig
+from mediarec.recommender.content import strongest_history, taste_vector
 from mediarec.recommender.queries import nearest_videos
 from mediarec.recommender.serving import clear_caches, recommendations_for_user, videos_search, videos_similar
 from mediarec.recommender.store import active_cf_model, cf_partial_fit_users, cf_refit
@@ -153,3 +155,35 @@ def test_keyword_search_without_a_videobert_model(served, caplog):
     results = videos_search(query="topic 2 video")
     assert results.mode == "keyword" and results.videos
     assert "keyword search" in caplog.text
+
+
+def test_the_taste_reads_only_the_strongest_history_and_matches_a_full_read():
+    """The history query sends embeddings only for the ``taste_history`` strongest
+    videos (plus a few spare); the taste must equal one built from every embedding."""
+    rng = np.random.default_rng(11)
+    ModelVersion.objects.create(name="v1", kind=ModelKind.STANDIN, embedding_dim=DIM, is_active=True)
+    videos = Video.objects.bulk_create(
+        Video(title=f"Clip {i}", embedding=v, embedding_version="v1") for i, v in enumerate(unit(rng, 40))
+    )
+    user = UserFactory()
+    kinds = ["view", "complete", "like", "share", "dislike"]
+    now = timezone.now()
+    Interaction.objects.bulk_create(
+        Interaction(
+            user=user, video=video, kind=kinds[i % 5], created_at=now - timedelta(days=float(rng.uniform(0, 60)))
+        )
+        for i, video in enumerate(videos)
+    )
+    config = RecommenderConfig(taste_history=6)
+    version = serving.active_version()
+    history = serving._history(user.pk, version, config)
+    assert len(history.video_ids) == 40
+    assert history.has_vector.sum() <= config.taste_history + queries._SPARE_VECTORS < 40
+
+    cols, confidences = strongest_history(history.row, config.taste_history)
+    assert (confidences < 0).any()  # a dislike is among the strongest
+    by_id = {v.pk: np.asarray(v.embedding, np.float32) for v in videos}
+    expected = taste_vector(np.stack([by_id[int(i)] for i in history.video_ids[cols]]), confidences, config)
+    taste = serving._taste(history, config)
+    np.testing.assert_allclose(taste.vector, expected, atol=1e-6)
+    assert set(taste.liked_ids.tolist()) == set(history.video_ids[cols][confidences > 0].tolist())
