@@ -8,6 +8,10 @@ call, then requests/s of the HTTP endpoint under gunicorn, driven by locust
 Fits and activates a CF model first when none is active. Serving runs on CPU
 and Postgres; ``--device`` is accepted for a uniform benchmark interface.
 The in-process calls run with one BLAS thread, as the gunicorn workers do.
+The HTTP part then drives a reference endpoint (``GET /api/videos/<id>``:
+authentication and one row) with the same server and load tool, and prints
+the feed's requests/s as a ratio of it, which holds up better than either
+figure on a noisy machine.
 Every figure is printed with the load average: on a shared machine it says
 how much of the CPU the benchmark really had.
 """
@@ -37,19 +41,24 @@ from mediarec.recommender.serving import recommendations_for_user
 from mediarec.recommender.store import cf_refit
 
 LOCUSTFILE = """
-import json, random
+import json, os, random
 from locust import FastHttpUser, constant, task
 
 USERS = json.load(open({users_path!r}))
+VIDEO_IDS = json.load(open({videos_path!r}))
+TARGET = os.environ["MEDIAREC_BENCH_TARGET"]
 
 class Viewer(FastHttpUser):
     wait_time = constant(0)
 
     @task
-    def feed(self):
+    def request(self):
         user_id, token = random.choice(USERS)
-        self.client.get(f"/api/users/{{user_id}}/recommendations?limit=20",
-                        headers={{"Authorization": f"Bearer {{token}}"}}, name="recommendations")
+        headers = {{"Authorization": f"Bearer {{token}}"}}
+        if TARGET == "feed":
+            self.client.get(f"/api/users/{{user_id}}/recommendations?limit={limit}", headers=headers, name=TARGET)
+        else:
+            self.client.get(f"/api/videos/{{random.choice(VIDEO_IDS)}}", headers=headers, name=TARGET)
 """
 
 
@@ -124,6 +133,9 @@ class Command(BaseCommand):
         self.stdout.write(json.dumps(figures))  # the last line: read by ``python -m benchmarks``
 
     def _http(self, users, opts) -> dict:
+        """Requests/s of the feed endpoint, then of a reference endpoint under the
+        same server and load tool: ``GET /api/videos/<id>`` authenticates and reads
+        one row, so it shows what the stack itself costs on this machine."""
         from mediarec.api import api_token_for
 
         port = _free_port()
@@ -131,107 +143,79 @@ class Command(BaseCommand):
         env.setdefault("DJANGO_SETTINGS_MODULE", "mediarec.site.settings")
         env["MEDIAREC_DB_NAME"] = settings.DATABASES["default"]["NAME"]
         root = Path(settings.BASE_DIR)
+        video_ids = list(Video.objects.filter(published=True).order_by("?").values_list("pk", flat=True)[:5000])
         with tempfile.TemporaryDirectory() as tmp:
-            users_path = Path(tmp) / "users.json"
+            users_path, videos_path = Path(tmp) / "users.json", Path(tmp) / "videos.json"
             users_path.write_text(json.dumps([[u.pk, api_token_for(u)] for u in users]))
+            videos_path.write_text(json.dumps(video_ids))
             locustfile = Path(tmp) / "locustfile.py"
-            locustfile.write_text(LOCUSTFILE.format(users_path=str(users_path)))
-            server = subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "gunicorn",
-                    "mediarec.site.wsgi:application",
-                    "-w",
-                    str(opts["workers"]),
-                    "--worker-class",
-                    opts["worker_class"],
-                    "--threads",
-                    str(opts["threads"]),
-                    "-b",
-                    f"127.0.0.1:{port}",
-                    "--log-level",
-                    "warning",
-                ],
-                cwd=root,
-                env=env,
-                start_new_session=True,
+            locustfile.write_text(
+                LOCUSTFILE.format(users_path=str(users_path), videos_path=str(videos_path), limit=opts["limit"])
             )
+            gunicorn = [sys.executable, "-m", "gunicorn", "mediarec.site.wsgi:application", "-w", str(opts["workers"])]
+            gunicorn += ["--worker-class", opts["worker_class"], "--threads", str(opts["threads"])]
+            gunicorn += ["-b", f"127.0.0.1:{port}", "--log-level", "warning"]
+            server = subprocess.Popen(gunicorn, cwd=root, env=env, start_new_session=True)
             try:
                 self._wait_for(port, server)
-                subprocess.run(  # warm each worker (CF model load, caches)
-                    [
-                        sys.executable,
-                        "-m",
-                        "locust",
-                        "-f",
-                        str(locustfile),
-                        "--headless",
-                        "-u",
-                        "4",
-                        "-r",
-                        "4",
-                        "-t",
-                        "5s",
-                        "--host",
-                        f"http://127.0.0.1:{port}",
-                        "--only-summary",
-                    ],
-                    cwd=tmp,
-                    env=env,
-                    check=True,
-                    capture_output=True,
+                self._locust(locustfile, port, env, "feed", users=4, seconds=5)  # warm each worker: CF model, caches
+                feed = self._locust(
+                    locustfile, port, env, "feed", users=opts["locust_users"], seconds=opts["http_seconds"]
                 )
-                csv_prefix = Path(tmp) / "run"
-                load_before = os.getloadavg()[0]
-                subprocess.run(
-                    [
-                        sys.executable,
-                        "-m",
-                        "locust",
-                        "-f",
-                        str(locustfile),
-                        "--headless",
-                        "-u",
-                        str(opts["locust_users"]),
-                        "-r",
-                        str(opts["locust_users"]),
-                        "-t",
-                        f"{opts['http_seconds']}s",
-                        "--host",
-                        f"http://127.0.0.1:{port}",
-                        "--csv",
-                        str(csv_prefix),
-                        "--only-summary",
-                    ],
-                    cwd=tmp,
-                    env=env,
-                    check=True,
-                    capture_output=True,
+                reference = self._locust(
+                    locustfile, port, env, "status", users=opts["locust_users"], seconds=opts["http_seconds"]
                 )
-                with open(f"{csv_prefix}_stats.csv") as fh:
-                    row = next(r for r in csv.DictReader(fh) if r["Name"] == "Aggregated")
             finally:
                 os.killpg(server.pid, 15)
                 server.wait(30)
-        self.stdout.write(
-            f"HTTP GET /api/users/<id>/recommendations?limit={opts['limit']} under gunicorn -w {opts['workers']} "
-            f"--worker-class {opts['worker_class']} --threads {opts['threads']}, "
-            f"locust {opts['locust_users']} users for {opts['http_seconds']} s (separate process): "
-            f"{float(row['Requests/s']):.0f} req/s, {row['Failure Count']} failures of {row['Request Count']}, "
-            f"p50 {row['50%']} ms, p99 {row['99%']} ms (load average {load_before:.1f} -> {os.getloadavg()[0]:.1f})"
+        setup = (
+            f"gunicorn -w {opts['workers']} --worker-class {opts['worker_class']} --threads {opts['threads']}, "
+            f"locust {opts['locust_users']} users for {opts['http_seconds']} s (separate process)"
         )
+        for name, run in (("feed", feed), ("reference", reference)):
+            path = f"recommendations?limit={opts['limit']}" if name == "feed" else "videos/<id> (reference)"
+            self.stdout.write(
+                f"HTTP GET /api/{'users/<id>/' if name == 'feed' else ''}{path} under {setup}: "
+                f"{run['requests_per_s']:.0f} req/s, {run['failures']} failures of {run['requests']}, "
+                f"p50 {run['p50_ms']:.0f} ms, p99 {run['p99_ms']:.0f} ms "
+                f"(load average {run['load_average']:.1f} -> {run['load_average_after']:.1f})"
+            )
+        ratio = feed["requests_per_s"] / reference["requests_per_s"]
+        self.stdout.write(f"feed / reference requests per second: {ratio:.2f}")
+        return {
+            **feed,
+            "reference": reference,
+            "feed_over_reference": round(ratio, 3),
+            "workers": opts["workers"],
+            "worker_class": opts["worker_class"],
+            "threads": opts["threads"],
+            "locust_users": opts["locust_users"],
+        }
+
+    def _locust(self, locustfile: Path, port: int, env: dict, target: str, *, users: int, seconds: int) -> dict:
+        """One headless locust run against ``target``; its aggregated figures."""
+        csv_prefix = locustfile.parent / f"run-{target}"
+        load_before = os.getloadavg()[0]
+        command = [sys.executable, "-m", "locust", "-f", str(locustfile), "--headless", "-u", str(users)]
+        command += ["-r", str(users), "-t", f"{seconds}s", "--host", f"http://127.0.0.1:{port}"]
+        command += ["--csv", str(csv_prefix), "--only-summary"]
+        subprocess.run(
+            command,
+            cwd=locustfile.parent,
+            env={**env, "MEDIAREC_BENCH_TARGET": target},
+            check=True,
+            capture_output=True,
+        )
+        with open(f"{csv_prefix}_stats.csv") as fh:
+            row = next(r for r in csv.DictReader(fh) if r["Name"] == "Aggregated")
         return {
             "requests_per_s": round(float(row["Requests/s"]), 1),
             "requests": int(row["Request Count"]),
             "failures": int(row["Failure Count"]),
             "p50_ms": float(row["50%"]),
             "p99_ms": float(row["99%"]),
-            "workers": opts["workers"],
-            "worker_class": opts["worker_class"],
-            "threads": opts["threads"],
-            "locust_users": opts["locust_users"],
             "load_average": round(load_before, 1),
+            "load_average_after": round(os.getloadavg()[0], 1),
         }
 
     def _wait_for(self, port: int, server) -> None:
