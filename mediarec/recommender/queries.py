@@ -232,32 +232,33 @@ def user_history(user_id: int, *, version: str | None, config: RecommenderConfig
     values, weights = _kind_weights_sql(config, positive_only=False)
     with _binary_cursors() as (cursor,):
         cursor.execute(
-            "SELECT e.video_id, e.kind, e.age_days, CASE WHEN e.first THEN v.title END, "
-            "CASE WHEN e.first AND e.strength_rank <= %s AND v.embedding_version = %s "
-            "     THEN vector_send(v.embedding) END "
-            "FROM (SELECT video_id, kind, age_days, "
-            "      row_number() OVER (PARTITION BY video_id ORDER BY age_days) = 1 AS first, "
-            "      dense_rank() OVER (ORDER BY abs(strength) DESC, video_id) AS strength_rank "
-            "      FROM (SELECT i.video_id, i.kind, i.age_days, "
-            "            SUM(COALESCE(k.weight, 0) * power(0.5, GREATEST(i.age_days, 0) / %s)) "
-            "                OVER (PARTITION BY i.video_id) AS strength "
-            "            FROM (SELECT video_id, kind, "
-            "                  (EXTRACT(EPOCH FROM now() - created_at) / 86400.0)::float8 AS age_days "
-            "                  FROM mediarec_interaction WHERE user_id = %s "
-            f"                 ORDER BY created_at DESC LIMIT %s) i LEFT JOIN (VALUES {values}) AS k(kind, weight) "
-            "            ON k.kind = i.kind) weighed) e "
-            "JOIN mediarec_video v ON v.id = e.video_id",
-            [config.taste_history + _SPARE_VECTORS, version or "", config.half_life_days, user_id, limit, *weights],
+            # One row per event (video, kind, age), then one per distinct video (title, embedding).
+            "WITH latest AS MATERIALIZED ("
+            "  SELECT video_id, kind, (EXTRACT(EPOCH FROM now() - created_at) / 86400.0)::float8 AS age_days"
+            "  FROM mediarec_interaction WHERE user_id = %s ORDER BY created_at DESC LIMIT %s"
+            "), videos AS ("
+            "  SELECT l.video_id, row_number() OVER (ORDER BY abs(SUM(COALESCE(k.weight, 0)"
+            "         * power(0.5, GREATEST(l.age_days, 0) / %s))) DESC, l.video_id) AS strength_rank"
+            f"  FROM latest l LEFT JOIN (VALUES {values}) AS k(kind, weight) ON k.kind = l.kind"
+            "  GROUP BY l.video_id"
+            ") "
+            "SELECT video_id, kind, age_days, NULL::text, NULL::bytea FROM latest "
+            "UNION ALL "
+            "SELECT v.id, NULL, NULL, v.title, "
+            "       CASE WHEN w.strength_rank <= %s AND v.embedding_version = %s THEN vector_send(v.embedding) END "
+            "FROM videos w JOIN mediarec_video v ON v.id = w.video_id",
+            [user_id, limit, config.half_life_days, *weights, config.taste_history + _SPARE_VECTORS, version or ""],
             binary=True,
         )
         rows = cursor.fetchall()
+    events = [r for r in rows if r[1] is not None]
     with_vector = [r for r in rows if r[4] is not None]
     vectors, _ = _vector_matrix([r[4] for r in with_vector])
     return History(
-        np.array([r[0] for r in rows], dtype=np.int64),
-        np.array([r[1] for r in rows], dtype=str),
-        np.array([r[2] for r in rows], dtype=np.float32),
-        {r[0]: r[3] for r in rows if r[3] is not None},
+        np.array([r[0] for r in events], dtype=np.int64),
+        np.array([r[1] for r in events], dtype=str),
+        np.array([r[2] for r in events], dtype=np.float32),
+        {r[0]: r[3] for r in rows if r[1] is None},
         np.array([r[0] for r in with_vector], dtype=np.int64),
         vectors,
     )
