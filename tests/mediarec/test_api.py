@@ -8,13 +8,13 @@ import json
 import numpy as np
 import pytest
 from django.core.cache import cache
-from django.db import close_old_connections, connection, connections
 from django.test import Client
 
 from mediarec.api import api
 from mediarec.models import Interaction, ModelKind, ModelVersion, Video
 from mediarec.recommender.serving import clear_caches
 from mediarec.site.postgres import base as postgres_base
+from tests.connections import drop_connection, served_get
 from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -225,35 +225,13 @@ def test_throttling_answers_429(client, catalog, monkeypatch):
     assert statuses[:3] == [200, 200, 200] and statuses[3:] == [429, 429]
 
 
-def _drop_connection() -> None:
-    """Terminate this process's database session from a second connection, as a server restart would."""
-    pid = connection.connection.info.backend_pid
-    other = connections.create_connection("default")
-    try:
-        with other.cursor() as cursor:
-            cursor.execute("SELECT pg_terminate_backend(%s)", [pid])
-            assert cursor.fetchone()[0]
-    finally:
-        other.close()
-
-
-def served_get(client, url, headers):
-    """A GET with the connection upkeep a WSGI server's request signals do
-    (Django's test client leaves it out to keep the test's connection)."""
-    close_old_connections()
-    try:
-        return client.get(url, headers=headers)
-    finally:
-        close_old_connections()
-
-
 @pytest.mark.django_db(transaction=True)
 def test_a_lost_database_connection_answers_503_and_the_next_request_reconnects(client, catalog):
     user = UserFactory()
     headers = token_for(client, user)
     url = f"/api/users/{user.pk}/recommendations?limit=5"
     assert served_get(client, url, headers).status_code == 200  # the connection has just proven itself
-    _drop_connection()
+    drop_connection()
     lost = served_get(client, url, headers)  # no health check right after a good request: it finds out
     assert lost.status_code == 503, lost.content
     assert lost.json() == {"detail": "the database is unavailable; retry shortly."}
@@ -268,5 +246,5 @@ def test_an_idle_connection_is_checked_before_a_request_uses_it(client, catalog,
     url = f"/api/users/{user.pk}/recommendations?limit=5"
     assert served_get(client, url, headers).status_code == 200
     monkeypatch.setattr(postgres_base, "RECENTLY_PROVEN_S", 0.0)  # as if it had sat idle
-    _drop_connection()
+    drop_connection()
     assert served_get(client, url, headers).status_code == 200
