@@ -18,7 +18,6 @@ from typing import Annotated
 
 from django.contrib.auth import authenticate, get_user_model
 from django.core import signing
-from django.db import InterfaceError, OperationalError
 from django.db.models import Q
 from django.utils.crypto import constant_time_compare, salted_hmac
 from ninja import File, Form, NinjaAPI, Query, Schema, Status
@@ -29,7 +28,14 @@ from ninja.throttling import AnonRateThrottle, AuthRateThrottle
 from pydantic import BaseModel, Field
 
 from mediarec.conf import app_settings
-from mediarec.errors import MediarecError, ModelNotActive, UnknownObject
+from mediarec.errors import (
+    DATABASE_RETRY_AFTER_S,
+    DATABASE_UNAVAILABLE,
+    DATABASE_UNAVAILABLE_MESSAGE,
+    MediarecError,
+    ModelNotActive,
+    UnknownObject,
+)
 from mediarec.models import Video
 from mediarec.recommender.serving import MAX_WINDOW, recommendations_for_user, videos_search, videos_similar
 from mediarec.selectors import user_active_by_pk
@@ -91,13 +97,15 @@ def _not_active(request, exc):
     return api.create_response(request, {"detail": str(exc)}, status=409)
 
 
-@api.exception_handler(OperationalError)
-@api.exception_handler(InterfaceError)
 def _database_unavailable(request, exc):
     log.error("database unavailable for %s %s: %s", request.method, request.path, exc)
-    response = api.create_response(request, {"detail": "the database is unavailable; retry shortly."}, status=503)
-    response["Retry-After"] = "5"
+    response = api.create_response(request, {"detail": DATABASE_UNAVAILABLE_MESSAGE}, status=503)
+    response["Retry-After"] = str(DATABASE_RETRY_AFTER_S)
     return response
+
+
+for _error in DATABASE_UNAVAILABLE:
+    api.add_exception_handler(_error, _database_unavailable)
 
 
 @api.exception_handler(MediarecError)

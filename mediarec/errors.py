@@ -1,5 +1,13 @@
 """Named domain errors. Each carries a message fit to show a user as is."""
 
+from django.db import InterfaceError, OperationalError
+
+#: Errors that mean the database cannot be reached (a dropped connection, a
+#: server restarting), as opposed to a bad query or bad data.
+DATABASE_UNAVAILABLE = (OperationalError, InterfaceError)
+DATABASE_UNAVAILABLE_MESSAGE = "the database is unavailable; retry shortly."
+DATABASE_RETRY_AFTER_S = 5
+
 
 class MediarecError(Exception):
     """Base class; ``str(error)`` is a readable reason."""

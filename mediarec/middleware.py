@@ -9,13 +9,12 @@ from __future__ import annotations
 
 import logging
 
-from django.db import InterfaceError, OperationalError
 from django.http import HttpResponse
 from django.template.loader import render_to_string
 
-log = logging.getLogger(__name__)
+from mediarec.errors import DATABASE_RETRY_AFTER_S, DATABASE_UNAVAILABLE
 
-RETRY_AFTER_S = 5
+log = logging.getLogger(__name__)
 
 
 class DatabaseUnavailableMiddleware:
@@ -26,10 +25,10 @@ class DatabaseUnavailableMiddleware:
         return self.get_response(request)
 
     def process_exception(self, request, exception):
-        if not isinstance(exception, OperationalError | InterfaceError):
+        if not isinstance(exception, DATABASE_UNAVAILABLE):
             return None
         log.error("database unavailable for %s %s: %s", request.method, request.path, exception)
-        page = render_to_string("mediarec/unavailable.html", {"retry_after_s": RETRY_AFTER_S})
+        page = render_to_string("mediarec/unavailable.html", {"retry_after_s": DATABASE_RETRY_AFTER_S})
         response = HttpResponse(page, status=503)
-        response["Retry-After"] = str(RETRY_AFTER_S)
+        response["Retry-After"] = str(DATABASE_RETRY_AFTER_S)
         return response

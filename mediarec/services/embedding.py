@@ -33,17 +33,16 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import InterfaceError, OperationalError, close_old_connections, connection, transaction
+from django.db import close_old_connections, connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
 from mediarec.conf import app_settings
-from mediarec.errors import TransientEmbeddingError
+from mediarec.errors import DATABASE_UNAVAILABLE, TransientEmbeddingError
 from mediarec.models import ModelKind, ModelVersion, Video, VideoStatus
 
 logger = logging.getLogger(__name__)
 
-DB_ERRORS = (OperationalError, InterfaceError)
 POLL_S = 0.25  # how often the batch window looks for more queued videos
 
 
@@ -111,7 +110,7 @@ def embedding_run_batch(*, video_ids: list[int], reclaim: bool = False, window_s
         result.skipped = sorted(set(video_ids) - {c.pk for c in claims})
         if claims:
             _fill_batch(claims, active=version.name, started=started, window_s=window_s)
-    except DB_ERRORS as exc:
+    except DATABASE_UNAVAILABLE as exc:
         reason = f"database unavailable while claiming: {exc}"
         _give_back(claims, reason)
         raise TransientEmbeddingError(reason) from exc
@@ -136,7 +135,7 @@ def embedding_run_batch(*, video_ids: list[int], reclaim: bool = False, window_s
     started = time.monotonic()
     try:
         _write(claims, vectors, errors, version.name, result)
-    except DB_ERRORS as exc:
+    except DATABASE_UNAVAILABLE as exc:
         reason = f"database unavailable while writing: {exc}"
         _give_back(claims, reason)
         raise TransientEmbeddingError(reason) from exc
@@ -269,7 +268,7 @@ def _give_back(claims: list[Claim], reason: str) -> None:
                     Video.objects.filter(pk=claim.pk, status=claim.status, status_changed_at=claim.stamp).update(
                         status=VideoStatus.QUEUED, status_changed_at=now, error_message=f"retrying after: {reason}"
                     )
-    except DB_ERRORS:
+    except DATABASE_UNAVAILABLE:
         logger.warning("could not give back %d claim(s); the retry takes them again", len(claims))
 
 

@@ -7,7 +7,7 @@ request without a database error less than ``RECENTLY_PROVEN_S`` ago skips
 that check; one that sat idle longer (when a restarted or failed-over server
 has most likely dropped it) is still checked. If the server drops a
 connection in that short window, the request that finds out gets a clear
-error (a 503 from the API) and Django closes the connection when that
+error (a 503 from the API and the pages) and Django closes the connection when that
 request ends, so the next request reconnects.
 """
 
