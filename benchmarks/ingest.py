@@ -35,8 +35,10 @@ def start_gunicorn(port: int, workers: int) -> subprocess.Popen:
     log = open(settings.MEDIAREC_DATA_DIR / "bench-gunicorn.log", "ab")  # noqa: SIM115 (the child keeps it)
     argv = [sys.executable, "-m", "gunicorn", "mediarec.site.wsgi:application", "--bind", f"127.0.0.1:{port}"]
     argv += ["--workers", str(workers), "--log-level", "warning"]
-    env = {**os.environ, "OPENBLAS_NUM_THREADS": "1"}  # as in production: one BLAS thread per worker
-    return subprocess.Popen(argv, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    # The workers run one BLAS thread each, as every deployment does (mediarec/site/wsgi.py).
+    return subprocess.Popen(
+        argv, cwd=ROOT, env=os.environ.copy(), stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+    )
 
 
 def wait_until_up(base: str, proc: subprocess.Popen, timeout: float = 60) -> None:

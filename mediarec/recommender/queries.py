@@ -40,16 +40,16 @@ class _VectorDumper(Dumper):
         return struct.pack(">HH", len(values), 0) + values.tobytes()
 
 
-def _vector_matrix(values: list[bytes | None]) -> tuple[np.ndarray, np.ndarray]:
-    """(N, D) float32 rows from ``vector_send`` values (zero rows for NULL) and a (N,) mask of the present ones."""
+def _vector_matrix(values: list[bytes | None]) -> np.ndarray:
+    """(N, D) float32 rows from ``vector_send`` values, zero rows for NULL."""
     present = np.array([v is not None for v in values], dtype=bool)
     if not present.any():
-        return np.zeros((len(values), 0), np.float32), present
+        return np.zeros((len(values), 0), np.float32)
     blob = b"".join(v for v in values if v is not None)
     dim = struct.unpack_from(">H", blob)[0]
     out = np.zeros((len(values), dim), np.float32)
     out[present] = np.frombuffer(blob, dtype=">f4").reshape(-1, dim + 1)[:, 1:]  # column 0 is the header
-    return out, present
+    return out
 
 
 @contextmanager
@@ -169,7 +169,7 @@ _CARDS_SQL = (
 def _cards(rows: list[tuple]) -> Cards:
     """Cards from rows of ``CARD_FIELDS`` followed by an embedding."""
     rows = sorted(rows, key=lambda r: r[0])
-    vectors, _ = _vector_matrix([r[-1] for r in rows])
+    vectors = _vector_matrix([r[-1] for r in rows])
     return Cards(np.array([r[0] for r in rows], dtype=np.int64), vectors, {r[0]: r[:-1] for r in rows})
 
 
@@ -224,9 +224,9 @@ _SPARE_VECTORS = 8
 
 
 def user_history(user_id: int, *, version: str | None, config: RecommenderConfig, limit: int = 500) -> History:
-    """One query for a user's latest ``limit`` events, with each video's title sent
-    once (on its newest event) and the active embedding of only the videos that
-    can make up the taste: the ``config.taste_history`` strongest by summed,
+    """One query for a user's latest ``limit`` events and, once per distinct
+    video, its title and the active embedding of only the videos that can make
+    up the taste: the ``config.taste_history`` strongest by summed,
     decayed event weight (``weights.py``; ``content.strongest_history`` picks them
     by the same order, ties to the lower id), plus a few spare."""
     values, weights = _kind_weights_sql(config, positive_only=False)
@@ -253,7 +253,7 @@ def user_history(user_id: int, *, version: str | None, config: RecommenderConfig
         rows = cursor.fetchall()
     events = [r for r in rows if r[1] is not None]
     with_vector = [r for r in rows if r[4] is not None]
-    vectors, _ = _vector_matrix([r[4] for r in with_vector])
+    vectors = _vector_matrix([r[4] for r in with_vector])
     return History(
         np.array([r[0] for r in events], dtype=np.int64),
         np.array([r[1] for r in events], dtype=str),

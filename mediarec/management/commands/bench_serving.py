@@ -172,10 +172,10 @@ class Command(BaseCommand):
             f"gunicorn -w {opts['workers']} --worker-class {opts['worker_class']} --threads {opts['threads']}, "
             f"locust {opts['locust_users']} users for {opts['http_seconds']} s (separate process)"
         )
+        paths = {"feed": f"/api/users/<id>/recommendations?limit={opts['limit']}", "reference": "/api/videos/<id>"}
         for name, run in (("feed", feed), ("reference", reference)):
-            path = f"recommendations?limit={opts['limit']}" if name == "feed" else "videos/<id> (reference)"
             self.stdout.write(
-                f"HTTP GET /api/{'users/<id>/' if name == 'feed' else ''}{path} under {setup}: "
+                f"HTTP GET {paths[name]} ({name}) under {setup}: "
                 f"{run['requests_per_s']:.0f} req/s, {run['failures']} failures of {run['requests']}, "
                 f"p50 {run['p50_ms']:.0f} ms, p99 {run['p99_ms']:.0f} ms "
                 f"(load average {run['load_average']:.1f} -> {run['load_average_after']:.1f})"
