@@ -6,6 +6,7 @@ and bulk paths, and find it again for evaluation.
       |- videos, rendered render_catalog (process pool) -> video_create, one by one: probed, thumbnailed, queued
       |  videos, metadata binary COPY with stand-in embeddings, status "ready" (``--no-render``)
       |- interactions     binary COPY
+      |- ANALYZE          so the serving queries are planned for the loaded tables
       '- state file       <MEDIAREC_DATA_DIR>/world-<database>.json: the config, so the world regenerates
 
 Re-running with the same config into a database that holds that world (its
@@ -161,6 +162,10 @@ def world_load(
     except BaseException:
         _delete_files(rendered_files)
         raise
+    started = time.perf_counter()
+    _analyze([get_user_model(), Video, Interaction])
+    result.timings["analyze"] = time.perf_counter() - started
+    log(f"analyzed the loaded tables in {result.timings['analyze']:.1f} s")
 
     result.counts = _existing_counts()
     world_state_path().parent.mkdir(parents=True, exist_ok=True)
@@ -179,6 +184,15 @@ def world_load(
         )
     )
     return result
+
+
+def _analyze(models) -> None:
+    """Refresh the planner's statistics after a bulk load. Until autovacuum gets
+    to it, PostgreSQL plans the serving queries for the empty tables it last
+    saw: on a 100k-video world a feed then took 150 ms instead of 5 ms."""
+    with connection.cursor() as cursor:
+        for model in models:
+            cursor.execute(f'ANALYZE "{model._meta.db_table}"')
 
 
 def _load_parts(

@@ -95,6 +95,13 @@ def test_metadata_world_gets_standin_embeddings():
         assert not video.file and video.fps == world.videos[video.attributes["world_index"]].fps
         assert np.allclose(video.embedding, expected[video.attributes["world_index"]], atol=1e-6)
     assert db_kind_counts() == kind_counts(world.interactions)
+    # The load refreshed the planner's statistics: never-analyzed tables read reltuples = -1.
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT relname, reltuples FROM pg_class WHERE relname IN ('mediarec_video', 'mediarec_interaction')"
+        )
+        estimates = dict(cursor.fetchall())
+    assert estimates == {"mediarec_video": 50, "mediarec_interaction": len(world.interactions)}
 
 
 @pytest.mark.django_db
