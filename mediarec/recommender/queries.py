@@ -24,7 +24,7 @@ from psycopg.adapt import Dumper
 from psycopg.pq import Format
 from psycopg.types import TypeInfo
 
-from mediarec.models import Video
+from mediarec.models import EMBEDDING_DIM, Video
 from mediarec.recommender.config import RecommenderConfig
 
 _vector_dumpers: dict[str, type[Dumper]] = {}  # database name → dumper for its vector type
@@ -87,18 +87,24 @@ def id_array(ids) -> str:
     return "{" + ",".join(map(str, np.asarray(ids, dtype=np.int64).tolist())) + "}"
 
 
+_HALF_TYPE = f"halfvec({EMBEDDING_DIM})"
+_HALF = f"embedding::{_HALF_TYPE}"
+
 _HNSW_SETTINGS = (
     "SELECT set_config('hnsw.ef_search', %s, true), set_config('hnsw.iterative_scan', 'relaxed_order', true), "
     "set_config('hnsw.max_scan_tuples', %s, true)"
 )
 
 
-def _ann_sql(columns: str) -> str:
-    """An HNSW scan for the ``%(limit)s`` published videos of ``%(version)s`` nearest to ``%(query)s``."""
+def ann_sql(columns: str) -> str:
+    """An HNSW scan for the ``%(limit)s`` published videos of ``%(version)s`` nearest to ``%(query)s``.
+
+    It orders by the half-precision cast the index is built on (``models.Video``);
+    ``columns`` read the full-precision embedding, so similarities are exact."""
     return (
         f"SELECT {columns} FROM mediarec_video "
         "WHERE published AND embedding IS NOT NULL AND embedding_version = %(version)s "
-        "AND NOT (id = ANY(%(exclude)s::bigint[])) ORDER BY embedding <=> %(query)s LIMIT %(limit)s"
+        f"AND NOT (id = ANY(%(exclude)s::bigint[])) ORDER BY {_HALF} <=> %(query)s::{_HALF_TYPE} LIMIT %(limit)s"
     )
 
 
@@ -136,7 +142,7 @@ def nearest_videos(
     """Published videos of embedding ``version`` nearest to ``vector`` by cosine,
     skipping ``exclude``: ids (K,) and cosine similarities (K,), best first."""
     params = {"version": version, "exclude": id_array(exclude), "query": np.asarray(vector), "limit": int(limit)}
-    (rows,) = _with_hnsw_settings([(_ann_sql("id, embedding <=> %(query)s"), params)], limit=limit, config=config)
+    (rows,) = _with_hnsw_settings([(ann_sql("id, embedding <=> %(query)s"), params)], limit=limit, config=config)
     ids = np.array([r[0] for r in rows], dtype=np.int64)
     return _by_similarity(ids, np.array([r[1] for r in rows], dtype=np.float32))
 
@@ -190,7 +196,7 @@ def feed_candidates(
     ones among ``also``, as cards with their embeddings; and the nearest ones'
     ids and cosine similarities, best first."""
     nearest = (
-        _ann_sql(f"{_CARD_COLUMNS}, vector_send(embedding), embedding <=> %(query)s"),
+        ann_sql(f"{_CARD_COLUMNS}, vector_send(embedding), embedding <=> %(query)s"),
         {"version": version, "exclude": id_array(exclude), "query": np.asarray(taste), "limit": int(limit)},
     )
     others = (_CARDS_SQL, {"version": version, "ids": id_array(also)})
