@@ -40,7 +40,7 @@ from psycopg.types.json import Jsonb
 
 from mediarec.conf import app_settings
 from mediarec.errors import MediarecError, UnknownObject
-from mediarec.models import Interaction, ModelKind, ModelVersion, Video, VideoStatus
+from mediarec.models import CFModelVersion, Interaction, ModelKind, ModelVersion, Video, VideoStatus
 from mediarec.services.videos import normalize_tags, video_create
 from mediarec.world import KINDS, STANDIN_VERSION, World, WorldConfig, username_for
 from mediarec.world.render import render_catalog
@@ -484,7 +484,10 @@ def world_interactions_copy(*, world: World, user_ids: np.ndarray, video_ids: np
 
 @transaction.atomic
 def world_delete() -> dict[str, int]:
-    """Delete every world video (with its files), viewer and their interactions."""
+    """Delete every world video (with its files), viewer and their interactions,
+    and retire the active CF model: it was fitted on them, so until the next
+    refit the site serves without CF rather than from a model of deleted data."""
+    CFModelVersion.objects.filter(is_active=True).update(is_active=False)
     viewers = _viewers()
     videos = Video.objects.filter(WORLD_VIDEOS)
     files = _stored_files(videos)

@@ -15,7 +15,7 @@ from django.contrib.auth import get_user_model
 from django.core.management import CommandError, call_command
 from django.db import connection
 
-from mediarec.models import Interaction, ModelVersion, Video, VideoStatus
+from mediarec.models import CFModelVersion, Interaction, ModelVersion, Video, VideoStatus
 from mediarec.services.world import world_loaded, world_state_path
 from mediarec.world import KINDS, STANDIN_VERSION, World, WorldConfig
 
@@ -131,7 +131,10 @@ def test_rerun_is_idempotent_another_world_is_refused_unless_replaced():
     with pytest.raises(CommandError, match="--replace"):
         seed(*args[:-1], "--seed", "1")  # the same seed, rendered this time, is another world too
 
+    fitted_on_the_old_world = CFModelVersion.objects.create(name="als-old", path="unused", is_active=True)
     seed(*args, "--seed", "2", "--replace")
+    fitted_on_the_old_world.refresh_from_db()
+    assert not fitted_on_the_old_world.is_active  # serving does not use a model of deleted data
     world = World.generate(WorldConfig(n_videos=30, n_users=15, days=5, seed=2))
     assert set(Video.objects.values_list("title", flat=True)) == {v.title for v in world.videos}
     assert Interaction.objects.count() == len(world.interactions)
