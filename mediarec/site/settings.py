@@ -112,6 +112,19 @@ LOGIN_URL = "mediarec:login"
 LOGIN_REDIRECT_URL = "mediarec:home"
 LOGOUT_REDIRECT_URL = "mediarec:home"
 
+# --- Cache: holds the API throttle's counters ---------------------------------
+# Without MEDIAREC_CACHE_URL each process keeps its own, so with several web
+# workers a client is throttled per worker; production points all of them at
+# one Redis (README, "Production deployment").
+if os.environ.get("MEDIAREC_CACHE_URL"):
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": os.environ["MEDIAREC_CACHE_URL"],
+            "KEY_PREFIX": os.environ.get("MEDIAREC_CACHE_KEY_PREFIX", "mediarec"),
+        }
+    }
+
 # --- Celery: every CELERY_* setting lives in this block ---------------------
 # Without a broker URL the filesystem transport under the data dir is used, so
 # the site still needs no external server; work runs in a worker process.
