@@ -144,7 +144,7 @@ def cf_refit(*, config: RecommenderConfig | None = None) -> CFModelVersion:
     params["confidence_alpha"] = config.confidence_alpha
     params["kind_weights"] = config.kind_weights
     with transaction.atomic():
-        CFModelVersion.objects.filter(is_active=True).update(is_active=False)
+        cf_deactivate()
         version = CFModelVersion.objects.create(
             name=name,
             path=str(path),
@@ -158,6 +158,12 @@ def cf_refit(*, config: RecommenderConfig | None = None) -> CFModelVersion:
         transaction.on_commit(_prune_old_versions)
     log.info("fitted %s on %d interactions in %.1fs", name, len(events.user_ids), version.fit_seconds)
     return version
+
+
+def cf_deactivate() -> None:
+    """No CF model is active afterwards: serving goes on without CF (each
+    process notices within ``ACTIVE_TTL_S``) until the next refit activates one."""
+    CFModelVersion.objects.filter(is_active=True).update(is_active=False)
 
 
 def _prune_old_versions() -> None:

@@ -40,7 +40,8 @@ from psycopg.types.json import Jsonb
 
 from mediarec.conf import app_settings
 from mediarec.errors import MediarecError, UnknownObject
-from mediarec.models import CFModelVersion, Interaction, ModelKind, ModelVersion, Video, VideoStatus
+from mediarec.models import Interaction, ModelKind, ModelVersion, Video, VideoStatus
+from mediarec.recommender.store import cf_deactivate
 from mediarec.services.videos import normalize_tags, video_create
 from mediarec.world import KINDS, STANDIN_VERSION, World, WorldConfig, username_for
 from mediarec.world.render import render_catalog
@@ -487,7 +488,7 @@ def world_delete() -> dict[str, int]:
     """Delete every world video (with its files), viewer and their interactions,
     and retire the active CF model: it was fitted on them, so until the next
     refit the site serves without CF rather than from a model of deleted data."""
-    CFModelVersion.objects.filter(is_active=True).update(is_active=False)
+    cf_deactivate()
     viewers = _viewers()
     videos = Video.objects.filter(WORLD_VIDEOS)
     files = _stored_files(videos)
