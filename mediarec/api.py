@@ -18,7 +18,7 @@ from typing import Annotated
 
 from django.contrib.auth import authenticate, get_user_model
 from django.core import signing
-from django.db.models import Q
+from django.urls import reverse
 from django.utils.crypto import constant_time_compare, salted_hmac
 from ninja import File, Form, NinjaAPI, Query, Schema, Status
 from ninja.errors import HttpError
@@ -37,10 +37,10 @@ from mediarec.errors import (
     UnknownObject,
 )
 from mediarec.models import Video
-from mediarec.recommender.serving import MAX_WINDOW, recommendations_for_user, videos_search, videos_similar
-from mediarec.selectors import user_active_by_pk
+from mediarec.selectors import user_active_by_pk, video_list_visible
 from mediarec.services.interactions import InteractionEvent, interactions_ingest
 from mediarec.services.videos import video_create
+from mediarec.serving.feeds import MAX_WINDOW, recommendations_for_user, videos_search, videos_similar
 
 log = logging.getLogger(__name__)
 
@@ -136,7 +136,7 @@ class VideoOut(BaseModel):
             "channel": video.channel,
             "duration_s": video.duration_s,
             "thumbnail_url": video.thumbnail.url if video.thumbnail else None,
-            "url": f"/videos/{video.pk}/",
+            "url": reverse("mediarec:video-detail", args=[video.pk]),
         }
 
 
@@ -279,10 +279,7 @@ def user_recommendations(
 def _visible_video(request, video_id: int) -> Video:
     """Published videos for everyone; unpublished ones for their uploader and staff."""
     user = getattr(request, "auth", None) or request.user
-    visible = Q(published=True)
-    if user.is_authenticated:
-        visible = Q() if user.is_staff else visible | Q(uploader=user)
-    video = Video.objects.filter(visible, pk=video_id).first()
+    video = video_list_visible(user=user).filter(pk=video_id).first()
     if video is None:
         raise UnknownObject(f"unknown video id {video_id}.")
     return video

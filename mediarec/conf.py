@@ -6,10 +6,13 @@ through ``app_settings.NAME`` so the defaults below always apply.
 
 from __future__ import annotations
 
+from dataclasses import fields, replace
 from pathlib import Path
 from typing import Any
 
 from django.conf import settings
+
+from mediarec.recommender.config import DEFAULT_KIND_WEIGHTS, RecommenderConfig
 
 DEFAULTS: dict[str, Any] = {
     # Where the embedded Postgres, uploads, checkpoints and CF factors live.
@@ -22,13 +25,7 @@ DEFAULTS: dict[str, Any] = {
     "MAX_WIDTH": 3840,
     "MAX_HEIGHT": 2160,
     # Interaction kinds and their CF confidence weights (negative = dislike).
-    "INTERACTION_WEIGHTS": {
-        "view": 1.0,
-        "complete": 3.0,
-        "like": 5.0,
-        "share": 6.0,
-        "dislike": -5.0,
-    },
+    "INTERACTION_WEIGHTS": DEFAULT_KIND_WEIGHTS,
     # Embedding pipeline.
     "EMBED_BATCH_SIZE": 16,
     "EMBED_BATCH_WINDOW_S": 2.0,
@@ -39,7 +36,7 @@ DEFAULTS: dict[str, Any] = {
     # Decoding processes per GPU worker, and the torch device ("" = cuda if available).
     "EMBED_DECODE_WORKERS": 2,
     "EMBED_DEVICE": "",
-    # Recommender: overrides of mediarec.recommender.config.RecommenderConfig fields.
+    # Recommender: overrides of mediarec.recommender.config.RecommenderConfig fields (see recommender_config).
     "RECOMMENDER": {},
     # API.
     "API_MAX_BATCH": 1000,
@@ -60,3 +57,12 @@ class AppSettings:
 
 
 app_settings = AppSettings()
+
+
+def recommender_config() -> RecommenderConfig:
+    """The site's ``RecommenderConfig``: the defaults, the site's interaction weights, then ``MEDIAREC_RECOMMENDER``."""
+    overrides = dict(app_settings.RECOMMENDER)
+    unknown = sorted(set(overrides) - {f.name for f in fields(RecommenderConfig)})
+    if unknown:
+        raise ValueError(f"unknown MEDIAREC_RECOMMENDER field(s): {', '.join(unknown)}")
+    return replace(RecommenderConfig(kind_weights=dict(app_settings.INTERACTION_WEIGHTS)), **overrides)

@@ -74,7 +74,7 @@ class Video(models.Model):
             models.Index(fields=["embedding_version"], name="video_emb_version_idx"),
             models.Index(fields=["channel"], name="video_channel_idx"),
             # Half precision: half the index, a cheaper scan, the same recall (docs/BENCHMARKS.md).
-            # The serving query orders by the same cast (recommender/queries.py) and reads
+            # The serving query orders by the same cast (serving/queries.py) and reads
             # its similarities from the full-precision column.
             HnswIndex(
                 OpClass(Cast("embedding", HalfVectorField(dimensions=EMBEDDING_DIM)), name="halfvec_cosine_ops"),

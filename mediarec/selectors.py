@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from functools import cache
 
+import numpy as np
 from django.contrib.auth import get_user_model
 from django.db import connection
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 
-from mediarec.models import Video, VideoStatus
+from mediarec.caching import TTLCache
+from mediarec.models import CFModelVersion, ModelVersion, Video, VideoStatus
+
+ACTIVE_VERSION_TTL_S = 5.0  # how long a process trusts its idea of the active versions
+_active_versions = TTLCache(ACTIVE_VERSION_TTL_S)
 
 
 def catalog_health() -> dict:
@@ -25,6 +31,34 @@ def catalog_health() -> dict:
 
 def video_list_published() -> QuerySet[Video]:
     return Video.objects.filter(published=True)
+
+
+def video_list_visible(*, user) -> QuerySet[Video]:
+    """Published videos for everyone; unpublished ones too for their uploader and staff."""
+    visible = Q(published=True)
+    if user is not None and user.is_authenticated:
+        visible = Q() if user.is_staff else visible | Q(uploader=user)
+    return Video.objects.filter(visible)
+
+
+def model_version_active() -> ModelVersion | None:
+    """The active embedding model version, read now."""
+    return ModelVersion.objects.filter(is_active=True).first()
+
+
+def model_version_active_cached() -> ModelVersion | None:
+    """The active embedding model version as the serving path sees it (at most ``ACTIVE_VERSION_TTL_S`` old)."""
+    return _active_versions.get("model-version", model_version_active)
+
+
+def cf_model_version_active() -> CFModelVersion | None:
+    """The active collaborative-filtering model version, read now."""
+    return CFModelVersion.objects.filter(is_active=True).first()
+
+
+def cf_model_version_active_cached() -> CFModelVersion | None:
+    """The active CF model version as the serving path sees it (at most ``ACTIVE_VERSION_TTL_S`` old)."""
+    return _active_versions.get("cf-model-version", cf_model_version_active)
 
 
 @cache
@@ -52,3 +86,42 @@ def user_active_by_pk(pk: int):
         return None
     user = get_user_model().from_db(connection.alias, attnames, row)
     return user if getattr(user, "is_active", True) else None
+
+
+@dataclass
+class Events:
+    """Interaction events as arrays (E,), ready for ``weights.event_weights``."""
+
+    user_ids: np.ndarray
+    video_ids: np.ndarray
+    kinds: np.ndarray
+    age_days: np.ndarray
+
+
+def interaction_events(*, user_ids: list[int] | None = None, per_user_limit: int | None = None) -> Events:
+    """All interactions (or those of ``user_ids``), ages computed in the database."""
+    where, params = "", []
+    if user_ids is not None:
+        where, params = "WHERE user_id = ANY(%s)", [list(user_ids)]
+    sql = f"SELECT user_id, video_id, kind, EXTRACT(EPOCH FROM now() - created_at) / 86400.0 FROM mediarec_interaction {where}"
+    if per_user_limit is not None:
+        sql = (
+            "SELECT user_id, video_id, kind, age FROM (SELECT user_id, video_id, kind, "
+            "EXTRACT(EPOCH FROM now() - created_at) / 86400.0 AS age, row_number() OVER "
+            f"(PARTITION BY user_id ORDER BY created_at DESC) AS n FROM mediarec_interaction {where}) t "
+            "WHERE n <= %s"
+        )
+        params.append(per_user_limit)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        rows = cursor.fetchall()
+    if not rows:
+        empty = np.empty(0, dtype=np.int64)
+        return Events(empty, empty, np.empty(0, dtype=str), np.empty(0, dtype=np.float32))
+    users, videos, kinds, ages = zip(*rows, strict=True)
+    return Events(
+        np.fromiter(users, np.int64, len(rows)),
+        np.fromiter(videos, np.int64, len(rows)),
+        np.array(kinds, dtype=str),
+        np.array(ages, dtype=np.float32),
+    )

@@ -1,5 +1,5 @@
 """URLs of the mediarec pages; a host site mounts them with include("mediarec.urls")
-and the JSON API with path("api/", mediarec.api.api.urls) (see mediarec/site/urls.py)."""
+and the JSON API with path("api/", mediarec.api.api.urls) (see reference_site/urls.py)."""
 
 from django.contrib.auth import views as auth_views
 from django.urls import path

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from django.contrib.auth.decorators import login_required
-from django.db.models import Q
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
@@ -11,8 +10,9 @@ from django.views.decorators.http import require_POST
 from mediarec.errors import MediarecError
 from mediarec.models import Interaction, Video
 from mediarec.recommender.blend import explanation
-from mediarec.recommender.serving import recommendations_for_user, videos_search, videos_similar
+from mediarec.selectors import video_list_visible
 from mediarec.services.interactions import interaction_record
+from mediarec.serving.feeds import recommendations_for_user, videos_search, videos_similar
 
 FEED_SIZE = 24
 REACTIONS = ("like", "dislike")
@@ -24,10 +24,7 @@ def home(request: HttpRequest) -> HttpResponse:
 
 
 def _visible(request: HttpRequest, pk: int) -> Video:
-    visible = Q(published=True)
-    if request.user.is_authenticated:
-        visible = Q() if request.user.is_staff else visible | Q(uploader=request.user)
-    return get_object_or_404(Video.objects.filter(visible), pk=pk)
+    return get_object_or_404(video_list_visible(user=request.user), pk=pk)
 
 
 def _why(request: HttpRequest, video: Video) -> str | None:

@@ -4,7 +4,7 @@ import os
 
 from celery import Celery
 
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "mediarec.site.settings")
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "reference_site.settings")
 
 app = Celery("mediarec")
 app.config_from_object("django.conf:settings", namespace="CELERY")

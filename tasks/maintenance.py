@@ -31,7 +31,7 @@ def requeue_stuck_embeddings() -> int:
 def refit_cf() -> dict:
     """Refit collaborative filtering on all interactions (none yet: nothing to do)."""
     from mediarec.recommender import FitError
-    from mediarec.recommender.store import cf_refit
+    from mediarec.services.cf_models import cf_refit
 
     try:
         version = cf_refit()

@@ -15,6 +15,9 @@ import redis
 from tests.factories import InteractionFactory, UserFactory, VideoFactory
 from tests.videos import write_video
 
+# the embedding pipeline's fixtures (checkpoints, model versions, GPU-queue workers)
+pytest_plugins = ["tests.pipeline"]
+
 ROOT = Path(__file__).resolve().parent.parent
 
 

@@ -12,6 +12,6 @@ os.environ.setdefault("CELERY_BROKER_KEYPREFIX", f"mediarec-test-{RUN_ID}:")
 os.environ.setdefault("MEDIAREC_TEST_DB_NAME", f"test_mediarec_{RUN_ID}")
 os.environ.setdefault("MEDIAREC_MEDIA_ROOT", os.path.join(tempfile.gettempdir(), f"mediarec-test-media-{RUN_ID}"))
 
-from mediarec.site.settings import *  # noqa: E402, F403
+from reference_site.settings import *  # noqa: E402, F403
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

@@ -1,18 +1,19 @@
-"""One typed config for every recommender part; a site overrides fields with
-``MEDIAREC_RECOMMENDER = {"factors": 128, ...}`` and per-kind weights with
-``MEDIAREC_INTERACTION_WEIGHTS``. docs/RECOMMENDER.md explains each field."""
+"""One typed config for every recommender part. It is pure: a site sets fields
+with ``MEDIAREC_RECOMMENDER = {"factors": 128, ...}`` and per-kind weights with
+``MEDIAREC_INTERACTION_WEIGHTS``, read by ``mediarec.conf.recommender_config``.
+docs/RECOMMENDER.md explains each field."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, field
+
+# How much each interaction kind says about taste; negative means dislike.
+DEFAULT_KIND_WEIGHTS = {"view": 1.0, "complete": 3.0, "like": 5.0, "share": 6.0, "dislike": -5.0}
 
 
 @dataclass(frozen=True)
 class RecommenderConfig:
-    # How much each interaction kind says about taste; negative means dislike.
-    kind_weights: dict[str, float] = field(
-        default_factory=lambda: {"view": 1.0, "complete": 3.0, "like": 5.0, "share": 6.0, "dislike": -5.0}
-    )
+    kind_weights: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_KIND_WEIGHTS))
     half_life_days: float = 30.0  # an event's weight halves every half-life
     confidence_alpha: float = 2.0  # confidence = 1 + alpha * log1p(|w| / epsilon)
     confidence_epsilon: float = 1.0
@@ -52,14 +53,3 @@ class RecommenderConfig:
 
     # Similar videos: content vs. co-watch.
     cowatch_users: int = 200
-
-    @classmethod
-    def from_settings(cls) -> RecommenderConfig:
-        from mediarec.conf import app_settings
-
-        overrides = dict(app_settings.RECOMMENDER)
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(overrides) - known)
-        if unknown:
-            raise ValueError(f"unknown MEDIAREC_RECOMMENDER field(s): {', '.join(unknown)}")
-        return replace(cls(kind_weights=dict(app_settings.INTERACTION_WEIGHTS)), **overrides)

@@ -39,7 +39,8 @@ from django.utils import timezone
 
 from mediarec.conf import app_settings
 from mediarec.errors import DATABASE_UNAVAILABLE, TransientEmbeddingError
-from mediarec.models import ModelKind, ModelVersion, Video, VideoStatus
+from mediarec.models import ModelKind, Video, VideoStatus
+from mediarec.selectors import model_version_active
 
 logger = logging.getLogger(__name__)
 
@@ -80,10 +81,6 @@ class BatchResult:
         }
 
 
-def active_model_version() -> ModelVersion | None:
-    return ModelVersion.objects.filter(is_active=True).first()
-
-
 def embedding_run_batch(*, video_ids: list[int], reclaim: bool = False, window_s: float | None = None) -> BatchResult:
     """Embed the claimable videos among ``video_ids`` (plus other queued ones, up
     to a batch) with the active model and write the results.
@@ -98,7 +95,7 @@ def embedding_run_batch(*, video_ids: list[int], reclaim: bool = False, window_s
     claims: list[Claim] = []
     started = time.monotonic()
     try:
-        version = active_model_version()
+        version = model_version_active()
         if version is None or version.kind != ModelKind.VIDEOBERT:
             # Nothing to embed with; the videos stay queued and activating a
             # VideoBERT version sends them again.
@@ -291,7 +288,7 @@ def embeddings_queue_stale(*, only_when_idle: bool) -> int:
     """
     from mediarec.services.videos import videos_queue_embedding
 
-    version = active_model_version()
+    version = model_version_active()
     if version is None or version.kind != ModelKind.VIDEOBERT:
         return 0
     if only_when_idle and gpu_queue_backlog():

@@ -9,8 +9,8 @@ import pytest
 from django.db import connections
 from playwright.sync_api import expect, sync_playwright
 
+from mediarec.caching import caches_clear
 from mediarec.models import Interaction, ModelKind, ModelVersion, Video
-from mediarec.recommender.serving import clear_caches
 from tests.factories import UserFactory
 
 DIM = 256
@@ -50,9 +50,9 @@ def site(transactional_db, settings, tmp_path):
             if topic == "football" and pk % 2 == n % 2:
                 Interaction.objects.create(user=fan, video_id=pk, kind="like")
     viewer = UserFactory(username="viewer")
-    clear_caches()
+    caches_clear()
     yield {"videos": videos, "viewer": viewer}
-    clear_caches()
+    caches_clear()
 
 
 @pytest.fixture

@@ -11,9 +11,9 @@ from django.core.cache import cache
 from django.test import Client
 
 from mediarec.api import api
+from mediarec.caching import caches_clear
+from mediarec.database.postgres import base as postgres_base
 from mediarec.models import Interaction, ModelKind, ModelVersion, Video
-from mediarec.recommender.serving import clear_caches
-from mediarec.site.postgres import base as postgres_base
 from tests.connections import drop_connection, served_get
 from tests.factories import UserFactory
 
@@ -24,7 +24,7 @@ DIM = 256
 @pytest.fixture(autouse=True)
 def _clean(settings, tmp_path):
     settings.MEDIAREC_DATA_DIR = tmp_path
-    clear_caches()
+    caches_clear()
     cache.clear()  # throttling counters
 
 

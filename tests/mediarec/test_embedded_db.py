@@ -18,7 +18,7 @@ SCRIPT = textwrap.dedent(
     import sys
     from pathlib import Path
     import psycopg
-    from mediarec.site.embedded_db import embedded_database_settings
+    from mediarec.database.embedded import embedded_database_settings
 
     db = embedded_database_settings(Path(sys.argv[1]), "probe")
     with psycopg.connect(dbname=db["NAME"], user=db["USER"], host=db["HOST"], port=db["PORT"], autocommit=True) as c:

@@ -11,8 +11,8 @@ from django.conf import settings
 
 PROBE = """
 import json
-import mediarec.site.wsgi
-import mediarec.recommender.serving  # numpy, scipy and implicit, as a worker loads them
+import reference_site.wsgi
+import mediarec.serving.feeds  # numpy, scipy and implicit, as a worker loads them
 from threadpoolctl import threadpool_info
 print(json.dumps([(p["internal_api"], p["num_threads"]) for p in threadpool_info() if p["user_api"] == "blas"]))
 """

@@ -13,7 +13,7 @@ from django.urls import reverse
 
 from mediarec.models import ModelVersion, Video, VideoStatus
 from mediarec.services.videos import video_create
-from tests.tasks.conftest import wait_until
+from tests.pipeline import wait_until
 from tests.videos import write_video
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]

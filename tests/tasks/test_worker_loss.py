@@ -13,7 +13,7 @@ from django.db import transaction
 from mediarec.models import Video, VideoStatus
 from mediarec.services.videos import video_create
 from tests.conftest import stop_worker
-from tests.tasks.conftest import purge_queues, run_worker, wait_until
+from tests.pipeline import purge_queues, run_worker, wait_until
 from tests.videos import write_video
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]

@@ -11,10 +11,11 @@ import numpy as np
 import scipy.sparse as sp
 from django.utils import timezone
 
+from mediarec.caching import caches_clear
 from mediarec.models import Interaction, ModelKind, ModelVersion, Video
-from mediarec.recommender.serving import clear_caches, recommendations_for_user
-from mediarec.recommender.store import cf_refit
 from mediarec.recommender.weights import build_user_items, event_weights
+from mediarec.services.cf_models import cf_refit
+from mediarec.serving.feeds import recommendations_for_user
 from tests.factories import UserFactory
 from tests.mediarec.recommender.world import ToyWorld
 
@@ -81,7 +82,7 @@ class Served:
             )
         self.index = {pk: i for i, pk in enumerate(self.video_ids)}
         cf_refit(config=self.config)
-        clear_caches()
+        caches_clear()
 
     def _items(self, user, n: int) -> list[int]:
         return [self.index[r.video.pk] for r in recommendations_for_user(user=user, limit=n, config=self.config)]
