@@ -38,6 +38,7 @@ from django.db.models import Q
 from django.utils import timezone
 from psycopg.types.json import Jsonb
 
+from lab.models import VideoTruth
 from lab.synthetic import KINDS, STANDIN_VERSION, World, WorldConfig, username_for
 from lab.synthetic.render import render_catalog
 from lab.synthetic.standin import PROJECTION_SEED
@@ -50,7 +51,7 @@ from mediarec.services.videos import normalize_tags, video_create
 
 logger = logging.getLogger(__name__)
 USERNAME_PATTERN = r"^viewer[0-9]+$"
-WORLD_VIDEOS = Q(attributes__has_key="world_index")
+WORLD_VIDEOS = Q(truth__isnull=False)
 PG_EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
 
 
@@ -165,7 +166,7 @@ def world_load(
         _delete_files(rendered_files)
         raise
     started = time.perf_counter()
-    _analyze([get_user_model(), Video, Interaction])
+    _analyze([get_user_model(), Video, VideoTruth, Interaction])
     result.timings["analyze"] = time.perf_counter() - started
     log(f"analyzed the loaded tables in {result.timings['analyze']:.1f} s")
 
@@ -300,7 +301,9 @@ def world_videos_create_rendered(
                     description=spec.description,
                     tags=spec.tags,
                     channel=spec.channel,
-                    attributes=_world_attributes(world, spec.index),
+                )
+                VideoTruth.objects.create(
+                    video=video, world_index=spec.index, attributes=_world_attributes(world, spec.index)
                 )
             store_seconds += time.perf_counter() - started
             ids[spec.index] = video.pk
@@ -313,9 +316,10 @@ def world_videos_create_rendered(
         shutil.rmtree(out_dir, ignore_errors=True)
     # Upload times as the world has them (video_create stamps "now").
     with transaction.atomic():
-        videos = list(Video.objects.filter(pk__in=ids.tolist()).only("pk", "attributes"))
+        videos = list(Video.objects.filter(pk__in=ids.tolist()).only("pk"))
+        index = {int(pk): i for i, pk in enumerate(ids.tolist())}
         for video in videos:
-            video.created_at = start + timedelta(days=world.videos[video.attributes["world_index"]].created_day)
+            video.created_at = start + timedelta(days=world.videos[index[video.pk]].created_day)
         Video.objects.bulk_update(videos, ["created_at"], batch_size=1000)
     return ids, store_seconds
 
@@ -427,7 +431,7 @@ def world_videos_create_metadata(*, world: World, start: datetime, model_version
     embeddings = world.standin_embeddings(model_version.embedding_dim)
     now = timezone.now()
     columns = ["id", "title", "description", "tags", "transcript", "file", "thumbnail", "duration_s", "fps", "width",
-               "height", "codec", "published", "channel", "attributes", "status", "status_changed_at", "error_message",
+               "height", "codec", "published", "channel", "status", "status_changed_at", "error_message",
                "attempts", "embedding", "embedding_version", "embedded_at", "created_at", "updated_at"]  # fmt: skip
     with connection.cursor() as cursor:
         ids = _allocate_ids(cursor, Video._meta.db_table, len(world.videos))
@@ -447,7 +451,6 @@ def world_videos_create_metadata(*, world: World, start: datetime, model_version
                 spec.codec,
                 True,
                 spec.channel,
-                Jsonb(_world_attributes(world, spec.index)),
                 VideoStatus.READY.value,
                 now,
                 "",
@@ -462,6 +465,8 @@ def world_videos_create_metadata(*, world: World, start: datetime, model_version
         )
         with _indexes_deferred(cursor, Video, len(ids)):
             _copy(_raw_cursor(cursor), Video, columns, rows)
+        truths = ((pk, i, Jsonb(_world_attributes(world, i))) for i, pk in enumerate(ids.tolist()))
+        _copy(cursor.cursor, VideoTruth, ["video", "world_index", "attributes"], truths)
     return ids
 
 
@@ -509,7 +514,7 @@ def world_loaded() -> LoadedWorld:
         raise UnknownObject(f"no synthetic world is loaded ({world_state_path()} does not exist).")
     world = World.generate(WorldConfig(**state["config"]))
     video_ids = np.zeros(len(world.videos), dtype=np.int64)
-    for pk, index in Video.objects.filter(WORLD_VIDEOS).values_list("pk", "attributes__world_index"):
+    for pk, index in VideoTruth.objects.values_list("video_id", "world_index"):
         video_ids[index] = pk
     user_ids = np.zeros(len(world.users), dtype=np.int64)
     for pk, name in _viewers().values_list("pk", get_user_model().USERNAME_FIELD):

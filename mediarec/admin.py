@@ -112,7 +112,7 @@ class VideoAdmin(admin.ModelAdmin):
         return (
             super()
             .get_queryset(request)
-            .defer("embedding", "transcript", "attributes")
+            .defer("embedding", "transcript")
             .annotate(n_interactions=Subquery(counts, output_field=IntegerField()))
         )
 
@@ -190,7 +190,7 @@ class InteractionAdmin(admin.ModelAdmin):
         return False
 
     def get_queryset(self, request):
-        return super().get_queryset(request).defer("video__embedding", "video__transcript", "video__attributes")
+        return super().get_queryset(request).defer("video__embedding", "video__transcript")
 
 
 @admin.register(ModelVersion)

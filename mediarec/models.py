@@ -43,9 +43,7 @@ class Video(models.Model):
     uploader = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
-    # Synthetic-world ground truth (attributes that were rendered) and topic.
-    channel = models.CharField(max_length=64, blank=True)
-    attributes = models.JSONField(null=True, blank=True)
+    channel = models.CharField(max_length=64, blank=True)  # the uploader's channel or topic
 
     status = models.CharField(max_length=16, choices=VideoStatus.choices, default=VideoStatus.UPLOADED)
     status_changed_at = models.DateTimeField(default=timezone.now)

@@ -55,7 +55,6 @@ def video_create(
     published: bool = True,
     uploader=None,
     channel: str = "",
-    attributes: dict | None = None,
 ) -> Video:
     """Probe ``upload``; store it with its thumbnail and queue it for embedding.
 
@@ -70,7 +69,6 @@ def video_create(
         published=published,
         uploader=uploader,
         channel=channel,
-        attributes=attributes,
     )
     _store_upload(video, upload)
     try:

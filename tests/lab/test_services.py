@@ -52,7 +52,7 @@ def test_rendered_world_goes_through_the_upload_service(django_capture_on_commit
     world = World.generate(WorldConfig(n_videos=6, n_users=20, days=5, seed=3, max_duration_s=2))
     assert "videos/s" in output and "interactions/s" in output and "re-run policy" in output
 
-    videos = {v.attributes["world_index"]: v for v in Video.objects.all()}
+    videos = {v.truth.world_index: v for v in Video.objects.select_related("truth")}
     assert sorted(videos) == list(range(6))
     state = json.loads(world_state_path().read_text())
     start = datetime.fromisoformat(state["start"])
@@ -64,7 +64,7 @@ def test_rendered_world_goes_through_the_upload_service(django_capture_on_commit
         assert video.codec == spec.codec
         assert video.duration_s == pytest.approx(spec.duration_s, abs=0.2)
         assert video.title == spec.title and video.channel == spec.channel
-        assert video.attributes["color"] == spec.attributes["color"] and video.attributes["world_seed"] == 3
+        assert video.truth.attributes["color"] == spec.attributes["color"] and video.truth.attributes["world_seed"] == 3
         assert video.created_at == pytest.approx(start + timedelta(days=spec.created_day), abs=timedelta(seconds=1))
     assert len(callbacks) == 6  # one embedding message per upload, sent when the load committed
 
@@ -92,8 +92,8 @@ def test_metadata_world_gets_standin_embeddings():
     assert Video.objects.count() == 50
     for video in Video.objects.all():
         assert video.status == VideoStatus.READY and video.embedding_version == STANDIN_VERSION
-        assert not video.file and video.fps == world.videos[video.attributes["world_index"]].fps
-        assert np.allclose(video.embedding, expected[video.attributes["world_index"]], atol=1e-6)
+        assert not video.file and video.fps == world.videos[video.truth.attributes["world_index"]].fps
+        assert np.allclose(video.embedding, expected[video.truth.attributes["world_index"]], atol=1e-6)
     assert db_kind_counts() == kind_counts(world.interactions)
     # The load refreshed the planner's statistics: never-analyzed tables read reltuples = -1.
     with connection.cursor() as cursor:
