@@ -12,7 +12,9 @@ from django.db.models.functions import Cast
 from django.utils import timezone
 from pgvector.django import HalfVectorField, HnswIndex, VectorField
 
-EMBEDDING_DIM = getattr(settings, "MEDIAREC_EMBEDDING_DIM", 256)
+from mediarec.conf import app_settings
+
+EMBEDDING_DIM = app_settings.EMBEDDING_DIM
 
 
 class VideoStatus(models.TextChoices):

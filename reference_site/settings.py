@@ -25,9 +25,9 @@ SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY", "mediarec-dev-only-insecure-key
 ALLOWED_HOSTS = os.environ.get("DJANGO_ALLOWED_HOSTS", "127.0.0.1,localhost,testserver").split(",")
 
 MEDIAREC_DATA_DIR = Path(os.environ.get("MEDIAREC_DATA_DIR", BASE_DIR / "var")).resolve()
-MEDIAREC_EMBEDDING_DIM = int(os.environ.get("MEDIAREC_EMBEDDING_DIM", "256"))
-# Embedding pipeline knobs; an unset variable keeps its default from mediarec/conf.py.
+# App settings from the environment; an unset variable keeps its default from mediarec/conf.py.
 for _name, _cast in {
+    "EMBEDDING_DIM": int,
     "EMBED_BATCH_SIZE": int,
     "EMBED_BATCH_WINDOW_S": float,
     "EMBED_MAX_ATTEMPTS": int,

@@ -1,5 +1,5 @@
 """The recommender: CF, content and popularity parts behind one small
-interface, blended into a feed.
+interface, blended into a feed. Pure numpy: nothing here imports Django.
 
     interactions ──► weights.py ──► signed user×item matrix ─┬─► cf.py (implicit ALS / BPR)
                                                              ├─► popularity.py (trending)
@@ -8,7 +8,7 @@ interface, blended into a feed.
                                 blend.py (normalize, adapt, MMR, explain) ◄┘
                                    │
               in memory: HybridRecommender (offline evaluation)
-              database:  serving.py (pgvector HNSW candidates, persisted CF from store.py)
+              database:  mediarec.serving (pgvector HNSW candidates, the persisted CF model)
 
 Every in-memory recommender follows the contract in ``base.py`` (fit /
 recommend / similar_items / save / load), so evaluation can fit any of them on

@@ -1,6 +1,6 @@
 """The blend: turn per-source scores of a candidate pool into one ranked,
 diversified, explained list. Pure numpy, shared by the in-memory
-``HybridRecommender`` and the database path in ``serving.py``.
+``HybridRecommender`` and the database path in ``mediarec.serving.feeds``.
 
     pool (items × {cf, content, trending, fresh} raw scores)
       ↓ normalize      min-max per source over the pool; absent → 0

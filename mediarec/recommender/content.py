@@ -1,7 +1,7 @@
 """Content: a user's taste is the recency-weighted mean of the embeddings of
 videos they engaged with, pushed away from what they disliked; items are
 scored by cosine similarity to it. The database path finds the nearest items
-with pgvector HNSW (``serving.py``) using the same ``taste_vector``."""
+with pgvector HNSW (``mediarec.serving.feeds``) using the same ``taste_vector``."""
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """The hybrid recommender in memory: ALS + content + trending (+ fresh
 uploads when item ages are given), blended by ``blend.rank``. Offline
 evaluation fits it on a matrix; the site serves the same blend from the
-database in ``serving.py``."""
+database in ``mediarec.serving.feeds``."""
 
 from __future__ import annotations
 

@@ -17,7 +17,7 @@ from mediarec.recommender.weights import build_user_items, event_weights
 from mediarec.services.cf_models import cf_refit
 from mediarec.serving.feeds import recommendations_for_user
 from tests.factories import UserFactory
-from tests.mediarec.recommender.world import ToyWorld
+from tests.mediarec.recommender.toy import ToyWorld
 
 
 class InMemory:

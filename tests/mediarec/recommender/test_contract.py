@@ -18,7 +18,7 @@ from mediarec.recommender.hybrid import HybridRecommender
 from mediarec.recommender.popularity import PopularityRecommender
 from mediarec.recommender.weights import positive_part
 from tests.mediarec.recommender.harness import InMemory, Served
-from tests.mediarec.recommender.world import N_USERS, toy_world
+from tests.mediarec.recommender.toy import N_USERS, toy_world
 
 HARNESSES = [
     pytest.param(partial(InMemory, cls), id=cls.__name__)

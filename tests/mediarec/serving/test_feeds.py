@@ -24,7 +24,7 @@ from mediarec.serving.feeds import recommendations_for_user, videos_search, vide
 from mediarec.serving.queries import ann_sql, id_array, nearest_videos
 from tests.factories import UserFactory
 from tests.mediarec.recommender.harness import Served
-from tests.mediarec.recommender.world import CONFIG, toy_world
+from tests.mediarec.recommender.toy import CONFIG, toy_world
 
 pytestmark = pytest.mark.django_db
 DIM = 256
