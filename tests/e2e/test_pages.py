@@ -13,6 +13,8 @@ from mediarec.caching import caches_clear
 from mediarec.models import Interaction, ModelKind, ModelVersion, Video
 from tests.factories import UserFactory
 
+pytestmark = pytest.mark.slow  # trains, or starts processes or a browser
+
 DIM = 256
 TOPICS = ("cooking", "football", "jazz")
 CHROMIUM_ARGS = [

@@ -8,10 +8,13 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pytest
 import torch
 
 from tests.engine.conftest import World
 from videobert_engine.data import write_manifest
+
+pytestmark = pytest.mark.slow  # trains, or starts processes or a browser
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -59,7 +59,7 @@ def test_c3d_parameter_count_matches_tran_et_al():
     assert backbone.fc6.in_features == 8192 and backbone.fc7.out_features == 4096
 
 
-@pytest.mark.parametrize("name", ["tiny", "small", "c3d"])
+@pytest.mark.parametrize("name", ["tiny", "small", pytest.param("c3d", marks=pytest.mark.slow)])
 def test_c3d_shapes(name):
     cfg = preset(name).video
     torch.manual_seed(0)
@@ -89,7 +89,7 @@ def test_text_tower_shapes(name, tokenizer):
     assert pooled[3].abs().sum() == 0  # the empty text has no tokens
 
 
-@pytest.mark.parametrize("name", ["tiny", "small", "c3d"])
+@pytest.mark.parametrize("name", ["tiny", "small", pytest.param("c3d", marks=pytest.mark.slow)])
 def test_joint_model_shapes_and_norms(name, tokenizer):
     overrides = {"clips__n_clips": 1} if name == "c3d" else {}  # one 16x112x112 clip keeps the full C3D cheap on CPU
     model = build(name, tokenizer, **overrides)
@@ -201,6 +201,7 @@ def test_weights_scale_the_total(tokenizer):
     assert one.item() == pytest.approx(m1["align"]) and two.item() == pytest.approx(2 * m2["align"])
 
 
+@pytest.mark.slow
 def test_mixed_precision_path(tokenizer):
     """The CUDA path (bf16 autocast, channels_last_3d video tower), exercised with CPU autocast."""
     model = build("tiny", tokenizer).train()

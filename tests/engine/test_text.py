@@ -43,6 +43,7 @@ def test_minilm_vocabulary_matches_the_reference_tokenizer():
     assert ours.vocab_size == 30522 and ours.mask_id == reference.mask_token_id
 
 
+@pytest.mark.slow
 def test_minilm_warm_start_reproduces_sentence_transformers():
     from sentence_transformers import SentenceTransformer
 

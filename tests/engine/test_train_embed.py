@@ -15,6 +15,8 @@ from videobert_engine.checkpoint import FORMAT, load_model, read_checkpoint, sav
 from videobert_engine.embed import Embedder
 from videobert_engine.train import TrainConfig, train
 
+pytestmark = pytest.mark.slow  # trains, or starts processes or a browser
+
 
 def recall_at_1(queries: np.ndarray, items: np.ndarray) -> float:
     return float((np.argmax(queries @ items.T, axis=1) == np.arange(len(queries))).mean())

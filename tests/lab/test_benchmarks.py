@@ -12,6 +12,8 @@ from lab.benchmarks.ingest import bench_http_ingest
 from lab.benchmarks.seed import bench_seed_world
 from mediarec.models import CFModelVersion, Interaction
 
+pytestmark = pytest.mark.slow  # trains, or starts processes or a browser
+
 
 @pytest.mark.django_db(transaction=True)
 def test_seed_cf_and_http_ingest_figures(settings, tmp_path, monkeypatch):

@@ -8,7 +8,10 @@ import subprocess
 import sys
 import uuid
 
+import pytest
 from django.conf import settings
+
+pytestmark = pytest.mark.slow  # trains, or starts processes or a browser
 
 PROBE = """
 import sys, django

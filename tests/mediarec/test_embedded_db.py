@@ -10,6 +10,9 @@ import textwrap
 from pathlib import Path
 
 import psutil
+import pytest
+
+pytestmark = pytest.mark.slow  # trains, or starts processes or a browser
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -7,7 +7,10 @@ import os
 import subprocess
 import sys
 
+import pytest
 from django.conf import settings
+
+pytestmark = pytest.mark.slow  # trains, or starts processes or a browser
 
 PROBE = """
 import json

@@ -7,7 +7,10 @@ import os
 import subprocess
 import sys
 
+import pytest
 from django.conf import settings
+
+pytestmark = pytest.mark.slow  # trains, or starts processes or a browser
 
 SEND = "from tasks.celery import app; app.send_task('tasks.ops.ping', args=['x'], queue='default')"
 

@@ -50,11 +50,11 @@ class Served:
     name = "served"
 
     def fit(self, world: ToyWorld, seed: int = 7) -> None:
-        from django.conf import settings
+        from mediarec.conf import app_settings
 
         self.world = world
         self.config = replace(world.config, seed=seed)
-        dim = settings.MEDIAREC_EMBEDDING_DIM
+        dim = app_settings.EMBEDDING_DIM
         ModelVersion.objects.update(is_active=False)
         ModelVersion.objects.get_or_create(
             name="toy-standin", defaults={"kind": ModelKind.STANDIN, "embedding_dim": dim, "is_active": True}

@@ -129,7 +129,7 @@ def test_stale_sweep_keeps_videos_serving_and_waits_for_an_idle_queue(
     from tasks.celery import app
 
     version = register_version()
-    vector = np.eye(1, settings.MEDIAREC_EMBEDDING_DIM, dtype=np.float32)[0]
+    vector = np.eye(1, app_settings.EMBEDDING_DIM, dtype=np.float32)[0]
     stale = video_factory(status=VideoStatus.READY, embedding=vector, embedding_version="older")
     fresh = video_factory(status=VideoStatus.READY, embedding=vector, embedding_version=version.name)
     purge_queues()
