@@ -13,6 +13,8 @@ from pathlib import Path
 import dj_database_url
 from kombu import Queue
 
+from mediarec.secret_key import secret_key_for
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 
@@ -21,10 +23,11 @@ def env_bool(name: str, default: bool) -> bool:
 
 
 DEBUG = env_bool("DJANGO_DEBUG", False)
-SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY", "mediarec-dev-only-insecure-key")
 ALLOWED_HOSTS = os.environ.get("DJANGO_ALLOWED_HOSTS", "127.0.0.1,localhost,testserver").split(",")
 
 MEDIAREC_DATA_DIR = Path(os.environ.get("MEDIAREC_DATA_DIR", BASE_DIR / "var")).resolve()
+# Unset: a random key made once for this data dir (mediarec/secret_key.py), shared by its processes.
+SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY") or secret_key_for(MEDIAREC_DATA_DIR)
 # App settings from the environment; an unset variable keeps its default from mediarec/conf.py.
 for _name, _cast in {
     "EMBEDDING_DIM": int,
