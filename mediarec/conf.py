@@ -38,6 +38,10 @@ DEFAULTS: dict[str, Any] = {
     "EMBED_DEVICE": "",
     # Recommender: overrides of mediarec.recommender.config.RecommenderConfig fields (see recommender_config).
     "RECOMMENDER": {},
+    # Media: the prefix of a web-server location that serves MEDIA_ROOT internally
+    # (nginx: an ``internal`` location). Set, the media view only checks access and
+    # answers with X-Accel-Redirect; empty, Django streams the file itself.
+    "MEDIA_ACCEL_REDIRECT": "",
     # API.
     "API_MAX_BATCH": 1000,
     "API_THROTTLE_RATE": "6000/m",

@@ -41,6 +41,11 @@ def video_list_visible(*, user) -> QuerySet[Video]:
     return Video.objects.filter(visible)
 
 
+def video_for_media(*, name: str, user) -> Video | None:
+    """The video whose file or thumbnail is stored as ``name``, if ``user`` may see it."""
+    return video_list_visible(user=user).filter(Q(file=name) | Q(thumbnail=name)).only("file", "thumbnail").first()
+
+
 def model_version_active() -> ModelVersion | None:
     """The active embedding model version, read now."""
     return ModelVersion.objects.filter(is_active=True).first()

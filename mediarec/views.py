@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
+from mediarec.conf import app_settings
 from mediarec.errors import MediarecError
 from mediarec.models import Interaction, Video
 from mediarec.recommender.blend import explanation
-from mediarec.selectors import video_list_visible
+from mediarec.selectors import video_for_media, video_list_visible
 from mediarec.services.interactions import interaction_record
+from mediarec.services.media_probe import MEDIA_TYPES
 from mediarec.serving.feeds import recommendations_for_user, videos_search, videos_similar
 
 FEED_SIZE = 24
@@ -25,6 +29,30 @@ def home(request: HttpRequest) -> HttpResponse:
 
 def _visible(request: HttpRequest, pk: int) -> Video:
     return get_object_or_404(video_list_visible(user=request.user), pk=pk)
+
+
+def media_file(request: HttpRequest, path: str) -> HttpResponse:
+    """An uploaded video or thumbnail, only for those who may see its video (published:
+    everyone; unpublished: its uploader and staff), always with a media type of its
+    own and ``nosniff``. Any other path under the media folder is not served."""
+    video = video_for_media(name=path, user=request.user)
+    if video is None:
+        raise Http404("no such media file")
+    stored = video.file if video.file.name == path else video.thumbnail
+    content_type = MEDIA_TYPES.get(Path(path).suffix.lower(), "application/octet-stream")
+    if app_settings.MEDIA_ACCEL_REDIRECT:
+        response = HttpResponse(content_type=content_type)
+        response["X-Accel-Redirect"] = app_settings.MEDIA_ACCEL_REDIRECT.rstrip("/") + "/" + stored.name
+    else:
+        try:
+            response = FileResponse(stored.open("rb"), content_type=content_type)
+        except FileNotFoundError as exc:
+            raise Http404("media file missing") from exc
+    response["X-Content-Type-Options"] = "nosniff"
+    response["Content-Disposition"] = "inline"
+    if not video.published:
+        response["Cache-Control"] = "private, no-store"
+    return response
 
 
 def _why(request: HttpRequest, video: Video) -> str | None:

@@ -13,6 +13,32 @@ from mediarec.conf import app_settings
 from mediarec.errors import InvalidUpload
 
 THUMBNAIL_WIDTH = 320
+# The stored file's extension comes from the probed container, never from the
+# client's file name, and each has a video media type (MEDIA_TYPES): a file
+# named "p.html" that holds a video is stored and served as a video.
+CONTAINER_EXTENSIONS = {
+    "mov,mp4,m4a,3gp,3g2,mj2": ".mp4",
+    "matroska,webm": ".mkv",  # ".webm" when the codec is one WebM allows (below)
+    "avi": ".avi",
+    "mpegts": ".m2ts",
+    "ogg": ".ogv",
+    "flv": ".flv",
+    "mpeg": ".mpg",
+    "asf": ".wmv",
+}
+WEBM_CODECS = {"vp8", "vp9", "av1"}
+MEDIA_TYPES = {
+    ".mp4": "video/mp4",
+    ".webm": "video/webm",
+    ".mkv": "video/x-matroska",
+    ".avi": "video/x-msvideo",
+    ".m2ts": "video/mp2t",
+    ".ogv": "video/ogg",
+    ".flv": "video/x-flv",
+    ".mpg": "video/mpeg",
+    ".wmv": "video/x-ms-wmv",
+    ".jpg": "image/jpeg",  # thumbnails
+}
 
 
 @dataclass(frozen=True)
@@ -23,6 +49,7 @@ class ProbeResult:
     height: int
     size_bytes: int
     codec: str
+    extension: str  # of the stored file, from the container (CONTAINER_EXTENSIONS)
     thumbnail_jpeg: bytes
 
 
@@ -43,7 +70,15 @@ def probe_video_file(path: Path, *, original_name: str = "") -> ProbeResult:
     with container:
         if not container.streams.video:
             raise InvalidUpload(f"{name!r} has no video stream (audio-only or not a video).")
+        extension = CONTAINER_EXTENSIONS.get(container.format.name)
+        if extension is None:
+            raise InvalidUpload(
+                f"{name!r} is a {container.format.long_name or container.format.name} file, not a video container."
+            )
         stream = container.streams.video[0]
+        codec = stream.codec_context.name or ""
+        if extension == ".mkv" and codec in WEBM_CODECS:
+            extension = ".webm"
         width, height = stream.codec_context.width, stream.codec_context.height
         if not width or not height:
             raise InvalidUpload(f"{name!r} has a video stream with no frame size.")
@@ -62,7 +97,8 @@ def probe_video_file(path: Path, *, original_name: str = "") -> ProbeResult:
             width=width,
             height=height,
             size_bytes=size,
-            codec=stream.codec_context.name or "",
+            codec=codec,
+            extension=extension,
             thumbnail_jpeg=thumbnail,
         )
 

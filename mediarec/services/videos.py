@@ -4,6 +4,7 @@ through :func:`video_create`."""
 
 from __future__ import annotations
 
+import secrets
 import shutil
 import tempfile
 from collections.abc import Iterable
@@ -105,7 +106,8 @@ def _store_upload(video: Video, upload: File) -> None:
     video.size_bytes = probe.size_bytes
     video.codec = probe.codec
     upload.seek(0)
-    video.file.save(Path(upload.name or "upload.mp4").name, upload, save=False)
+    # A random name with the container's extension: nothing of the client's name reaches storage.
+    video.file.save(f"{secrets.token_hex(12)}{probe.extension}", upload, save=False)
     video.thumbnail.save(f"{Path(video.file.name).stem}.jpg", ContentFile(probe.thumbnail_jpeg), save=False)
 
 

@@ -142,3 +142,57 @@ def test_search_page(site, live_server, page):
     page.fill("form.search.big input[name=q]", "nothing-matches-this")
     page.click("form.search.big button")
     expect(page.locator(".empty")).to_contain_text("No videos match")
+
+
+@pytest.fixture
+def served_site(transactional_db, settings):
+    """The reference site under gunicorn on the test database: what a browser gets from a
+    deployment (the test server's own media handler would bypass the site's media view)."""
+    import os
+    import socket
+    import subprocess
+    import sys
+    import time
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = os.environ | {
+        "DJANGO_SETTINGS_MODULE": "reference_site.settings",
+        "MEDIAREC_DB_NAME": settings.DATABASES["default"]["NAME"],
+        "MEDIAREC_MEDIA_ROOT": str(settings.MEDIA_ROOT),
+    }
+    server = subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "reference_site.wsgi:application", "-w", "1", "-b", f"127.0.0.1:{port}"],
+        env=env,
+        start_new_session=True,
+    )
+    deadline = time.monotonic() + 60
+    while True:
+        assert server.poll() is None and time.monotonic() < deadline, "gunicorn did not start"
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            break
+        except OSError:
+            time.sleep(0.2)
+    yield f"http://127.0.0.1:{port}"
+    server.terminate()
+    server.wait(30)
+
+
+def test_an_uploaded_page_never_runs_as_a_page(served_site, page, tmp_path):
+    """A valid video with a script appended, uploaded as "p.html": opening its
+    address in a browser must not run the script on the site's origin."""
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from mediarec.services.videos import video_create
+    from tests.videos import write_video
+
+    script = b"<html><body><script>document.title='pwned'</script></body></html>"
+    data = write_video(tmp_path / "clip.mp4", frames=12).read_bytes() + script
+    video = video_create(upload=SimpleUploadedFile("p.html", data), title="polyglot")
+    response = page.goto(f"{served_site}{video.file.url}")
+    assert response.status == 200
+    assert response.headers["content-type"] == "video/mp4"
+    assert response.headers["x-content-type-options"] == "nosniff"
+    assert page.title() != "pwned"
