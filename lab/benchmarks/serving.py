@@ -44,6 +44,11 @@ from mediarec.serving.feeds import recommendations_for_user
 LOCUSTFILE = Path(__file__).with_name("locustfile.py")
 
 
+def _percentile(value: str) -> float:
+    """locust writes "N/A" when a run completed no request (a warm-up on a saturated machine)."""
+    return float("nan") if value == "N/A" else float(value)
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -195,8 +200,8 @@ class ServingBenchmark(BaseCommand):
             "requests_per_s": round(float(row["Requests/s"]), 1),
             "requests": int(row["Request Count"]),
             "failures": int(row["Failure Count"]),
-            "p50_ms": float(row["50%"]),
-            "p99_ms": float(row["99%"]),
+            "p50_ms": _percentile(row["50%"]),
+            "p99_ms": _percentile(row["99%"]),
             "load_average": round(load_before, 1),
             "load_average_after": round(os.getloadavg()[0], 1),
         }
