@@ -19,6 +19,7 @@ from threadpoolctl import threadpool_limits
 from tqdm import tqdm
 
 from lab.evaluation.metrics import score_topk
+from lab.evaluation.peers import BiVAERecommender
 from lab.evaluation.protocol import Protocol
 from mediarec.recommender.base import Recommender
 from mediarec.recommender.cf import ALSRecommender, BPRRecommender, ColdALSRecommender
@@ -47,7 +48,9 @@ MODELS: dict[str, Callable[[RecommenderConfig, Protocol], Recommender]] = {
     ),
 }
 # Peers from other libraries, run with ``evaluate --peers`` (lab/evaluation/peers.py).
-PEERS: dict[str, Callable[[RecommenderConfig, Protocol], Recommender]] = {}
+PEERS: dict[str, Callable[[RecommenderConfig, Protocol], Recommender]] = {
+    "bivae": lambda config, protocol: BiVAERecommender(config),
+}
 NEEDS_EMBEDDINGS = {"content", "als-cold", "blend", "hybrid"}
 # The hybrid's own parts and the peers it is held against (evaluate's ratio line).
 SINGLE_MODELS = ("popularity", "als", "als-cold", "bpr", "content")

@@ -62,6 +62,7 @@ class RecommenderConfig:
 
     # Learned ranker (ranker.py, ranked.py; docs/RECOMMENDER.md, "The learned ranker").
     ranker_candidates: int = 50  # per source
+    ranker_min_users: int = 50  # fewer users with validation labels: no ranker, the blend serves
     ranker_validation_fraction: float = 0.2  # each user's latest positive pairs held out as labels
     ranker_min_cold_fraction: float = 0.05  # items made cold in validation: at least this, or the catalog's share
     ranker_trees: int = 400  # at most; early stopping on validation users picks fewer

@@ -31,7 +31,6 @@ from mediarec.recommender.hybrid import HybridRecommender
 from mediarec.recommender.split import holdout_latest, simulate_cold
 
 RECENT = 5  # history items the "recent" features compare against
-MIN_LABELLED_USERS = 10  # fewer users with a validation label: no ranker, the blend serves
 
 
 class Sources:
@@ -148,7 +147,7 @@ class RankedRecommender(HybridRecommender):
 
     def _fit_ranker(self, earlier, later, embeddings, ease_lambda) -> rk.Ranker | None:
         users = np.flatnonzero((np.diff(later.indptr) > 0) & (np.asarray((earlier > 0).sum(axis=1)).ravel() > 0))
-        if len(users) < MIN_LABELLED_USERS or earlier.nnz == 0:
+        if len(users) < self.config.ranker_min_users or earlier.nnz == 0:
             return None
         sources = Sources(self.config, self.item_age_days).fit(earlier, embeddings, ease_lambda=ease_lambda)
         xs, ys, groups = [], [], []
