@@ -30,7 +30,7 @@ import scipy.sparse as sp
 
 from lab.evaluation.protocol import Protocol
 from mediarec.recommender.config import RecommenderConfig
-from mediarec.recommender.weights import build_user_items
+from mediarec.recommender.weights import build_user_items, latest_times
 
 GENRES = (
     "unknown", "Action", "Adventure", "Animation", "Children's", "Comedy", "Crime", "Documentary", "Drama",
@@ -130,6 +130,10 @@ def _matrix(data: MovieLens, mask: np.ndarray, config: RecommenderConfig) -> sp.
     )
 
 
+def _times(data: MovieLens, mask: np.ndarray) -> sp.csr_matrix:
+    return latest_times(data.users[mask], data.items[mask], data.timestamps[mask], shape=(data.n_users, data.n_items))
+
+
 def _binary(data: MovieLens, mask: np.ndarray) -> sp.csr_matrix:
     ones = np.ones(int(mask.sum()), dtype=np.float32)
     matrix = sp.csr_matrix((ones, (data.users[mask], data.items[mask])), shape=(data.n_users, data.n_items))
@@ -163,6 +167,8 @@ def standard_protocol(
         dataset="movielens",
         name="standard",
         train=_matrix(data, ~test, config),
+        train_times=_times(data, ~test),
+        holdout="random",
         relevant=_binary(data, test),
         item_embeddings=embeddings,
         description=f"random {1 - test_fraction:.0%}/{test_fraction:.0%} split stratified by item, seed {seed}",
@@ -187,6 +193,8 @@ def item_cold_start_protocol(
         dataset="movielens",
         name="item-cold-start",
         train=_matrix(data, ~test, config),
+        train_times=_times(data, ~test),
+        holdout="random",
         relevant=_binary(data, test),
         item_embeddings=embeddings,
         description=f"{cold_fraction:.0%} of items held out entirely, seed {seed}",

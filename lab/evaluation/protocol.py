@@ -10,6 +10,10 @@ so the runner treats every dataset alike.
     item_embeddings (I, D) content vectors, or None when the dataset has none
     cold_items (I,) bool  items with no training interaction at all
     item_age_days (I,)    days since upload at the cutoff, where the dataset knows (feeds "fresh")
+    train_times (U, I) CSR  time of each training pair's latest event (train's pattern), where the
+                          dataset knows: the learned ranker carves its validation split by it
+    holdout  "time" when the test pairs come after the training ones, "random" when they are drawn
+                          from the same period: models carve validation data the same way
 """
 
 from __future__ import annotations
@@ -30,6 +34,8 @@ class Protocol:
     history: sp.csr_matrix | None = None
     unavailable: np.ndarray | None = None
     item_age_days: np.ndarray | None = None
+    train_times: sp.csr_matrix | None = None
+    holdout: str = "time"
     description: str = ""
     info: dict = field(default_factory=dict)
 
@@ -42,8 +48,15 @@ class Protocol:
             raise ValueError(f"history {self.history.shape} and train {self.train.shape} differ in shape")
         if self.train.shape != self.relevant.shape:
             raise ValueError(f"train {self.train.shape} and relevant {self.relevant.shape} differ in shape")
+        if self.train_times is not None and self.train_times.shape != self.train.shape:
+            raise ValueError(f"train_times {self.train_times.shape} and train {self.train.shape} differ in shape")
         if self.item_embeddings is not None and len(self.item_embeddings) != self.n_items:
             raise ValueError(f"{len(self.item_embeddings)} item embeddings for {self.n_items} items")
+
+    @property
+    def validation_times(self) -> sp.csr_matrix | None:
+        """The times a model's validation split follows: None (a random split) unless the test is later in time."""
+        return self.train_times if self.holdout == "time" else None
 
     @property
     def n_users(self) -> int:

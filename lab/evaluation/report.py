@@ -60,6 +60,27 @@ def format_table(protocol_results: list[dict], k: int) -> str:
     return "\n".join(lines)
 
 
+def ratio_lines(protocol_results: list[dict], k: int, *, model: str = "hybrid") -> list[str]:
+    """Per protocol: ``model``'s nDCG@k over the best of its single parts, and over the best of every other row."""
+    from lab.evaluation.runner import SINGLE_MODELS
+
+    lines = [f"{model} nDCG@{k} ÷ best single model (its parts) and ÷ best other row (blend and peers too):"]
+    for result in protocol_results:
+        rows = {n: m["metrics"][str(k)]["ndcg"] for n, m in result["models"].items() if not m["skipped"]}
+        if model not in rows:
+            continue
+        singles = {n: v for n, v in rows.items() if n in SINGLE_MODELS}
+        others = {n: v for n, v in rows.items() if n != model}
+        parts = [f"  {result['dataset']}/{result['protocol']}: {rows[model]:.4f}"]
+        for label, pool in (("single", singles), ("other", others)):
+            if pool:
+                best = max(pool, key=pool.get)
+                ratio = rows[model] / pool[best] if pool[best] > 0 else float("inf")
+                parts.append(f"{ratio:.3f}× best {label} ({best} {pool[best]:.4f})")
+        lines.append("; ".join(parts))
+    return lines
+
+
 def plot_metrics(protocol_results: list[dict], ks: list[int], path: str | Path) -> Path:
     """A grid: one row per protocol, one column per metric, a line per model over K."""
     import matplotlib

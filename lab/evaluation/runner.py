@@ -19,23 +19,41 @@ from threadpoolctl import threadpool_limits
 from tqdm import tqdm
 
 from lab.evaluation.metrics import score_topk
+from lab.evaluation.peers import BiVAERecommender
 from lab.evaluation.protocol import Protocol
 from mediarec.recommender.base import Recommender
-from mediarec.recommender.cf import ALSRecommender, BPRRecommender
+from mediarec.recommender.cf import ALSRecommender, BPRRecommender, ColdALSRecommender
 from mediarec.recommender.config import RecommenderConfig
 from mediarec.recommender.content import ContentRecommender
+from mediarec.recommender.ease import EASERecommender
 from mediarec.recommender.hybrid import HybridRecommender
 from mediarec.recommender.popularity import PopularityRecommender
+from mediarec.recommender.ranked import RankedRecommender
 
-# name → (config, protocol) → an unfitted recommender
+# name → (config, protocol) → an unfitted recommender. "hybrid" is the learned
+# two-stage model; "blend" the fixed-weight blend it replaces; "ease" a peer.
 MODELS: dict[str, Callable[[RecommenderConfig, Protocol], Recommender]] = {
     "popularity": lambda config, protocol: PopularityRecommender(config),
     "als": lambda config, protocol: ALSRecommender(config),
+    "als-cold": lambda config, protocol: ColdALSRecommender(config),
     "bpr": lambda config, protocol: BPRRecommender(config),
     "content": lambda config, protocol: ContentRecommender(config),
-    "hybrid": lambda config, protocol: HybridRecommender(config, item_age_days=protocol.item_age_days),
+    "ease": lambda config, protocol: EASERecommender(config, interaction_times=protocol.validation_times),
+    "blend": lambda config, protocol: HybridRecommender(config, item_age_days=protocol.item_age_days),
+    "hybrid": lambda config, protocol: RankedRecommender(
+        config,
+        item_age_days=protocol.item_age_days,
+        interaction_times=protocol.train_times,
+        validation=protocol.holdout,
+    ),
 }
-NEEDS_EMBEDDINGS = {"content", "hybrid"}
+# Peers from other libraries, run with ``evaluate --peers`` (lab/evaluation/peers.py).
+PEERS: dict[str, Callable[[RecommenderConfig, Protocol], Recommender]] = {
+    "bivae": lambda config, protocol: BiVAERecommender(config),
+}
+NEEDS_EMBEDDINGS = {"content", "als-cold", "blend", "hybrid"}
+# The hybrid's own parts and the peers it is held against (evaluate's ratio line).
+SINGLE_MODELS = ("popularity", "als", "als-cold", "bpr", "content")
 
 
 @dataclass
@@ -101,7 +119,8 @@ def evaluate_protocol(
             results[name] = ModelResult(0.0, 0.0, skipped="no item embeddings").to_dict()
             continue
         log(f"{protocol.key}: {name}")
-        result = evaluate_model(lambda name=name: MODELS[name](config, protocol), protocol, ks, progress=progress)
+        make = MODELS.get(name) or PEERS[name]
+        result = evaluate_model(lambda make=make: make(config, protocol), protocol, ks, progress=progress)
         results[name] = result.to_dict()
     return {
         "dataset": protocol.dataset,
@@ -127,9 +146,9 @@ def run_evaluation(
     scoring is too small to gain from more.
     """
     models = list(models)
-    unknown = sorted(set(models) - set(MODELS))
+    unknown = sorted(set(models) - set(MODELS) - set(PEERS))
     if unknown:
-        raise ValueError(f"unknown model(s) {', '.join(unknown)}; choose from {', '.join(MODELS)}")
+        raise ValueError(f"unknown model(s) {', '.join(unknown)}; choose from {', '.join([*MODELS, *PEERS])}")
     ks = sorted(set(ks))
     with threadpool_limits(1, "blas"):
         results = [

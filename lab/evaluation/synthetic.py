@@ -32,7 +32,7 @@ from lab.evaluation.protocol import Protocol
 from lab.synthetic import KINDS, World, WorldConfig
 from lab.synthetic.audience import DAY_S
 from mediarec.recommender.config import RecommenderConfig
-from mediarec.recommender.weights import build_user_items, event_weights
+from mediarec.recommender.weights import build_user_items, event_weights, latest_times
 
 DEFAULT_VIDEOS, DEFAULT_USERS, DEFAULT_DAYS = 600, 800, 30
 
@@ -43,6 +43,12 @@ def user_items(world: World, events: np.ndarray, now_s: float, config: Recommend
     weights = event_weights(kinds, (now_s - events["time"]) / DAY_S, config)
     shape = (len(world.users), len(world.videos))
     return build_user_items(events["user"], events["video"], weights, shape=shape, config=config)
+
+
+def train_times(world: World, events: np.ndarray) -> sp.csr_matrix:
+    """(U, I) seconds of each pair's latest event, in ``user_items``'s pattern."""
+    shape = (len(world.users), len(world.videos))
+    return latest_times(events["user"], events["video"], events["time"], shape=shape)
 
 
 def relevant_matrix(
@@ -77,6 +83,7 @@ def temporal_protocol(
         dataset="world",
         name="temporal",
         train=train,
+        train_times=train_times(world, split.train),
         relevant=relevant,
         item_embeddings=embeddings,
         unavailable=~uploaded,
@@ -99,6 +106,7 @@ def new_uploads_protocol(
         dataset="world",
         name="new-uploads",
         train=train,
+        train_times=train_times(world, split.train),
         relevant=relevant,
         item_embeddings=embeddings,
         item_age_days=world.config.days - world.catalog.created_day,
@@ -131,6 +139,7 @@ def new_users_protocol(
         dataset="world",
         name="new-users",
         train=train,
+        train_times=train_times(world, split.train),
         relevant=relevant,
         history=history,
         item_embeddings=embeddings,

@@ -12,6 +12,8 @@ from implicit.cpu.als import AlternatingLeastSquares
 from threadpoolctl import threadpool_limits
 
 from mediarec.recommender.base import FitError, Recommender
+from mediarec.recommender.cold_map import ColdMap, fit_cold_map
+from mediarec.recommender.content import normalize_rows
 from mediarec.recommender.weights import positive_part
 
 
@@ -83,6 +85,51 @@ class ALSRecommender(Recommender):
         self.model.user_factors = state["user_factors"].astype(np.float32)
         self.model.item_factors = state["item_factors"].astype(np.float32)
         self.model.factors = self.model.item_factors.shape[1]
+
+
+class ColdALSRecommender(ALSRecommender):
+    """ALS whose items nobody has touched get factors from their content (``cold_map.py``),
+    so a new upload is scored u · v̂ by the same model; the map is refitted with every fit."""
+
+    reaches_cold_items = True
+
+    def __init__(self, config=None):
+        super().__init__(config)
+        self.cold_map: ColdMap | None = None
+        self.scoring_factors: np.ndarray | None = None  # (I, F) ALS factors, mapped ones for cold items
+
+    def _fit(self, user_items: sp.csr_matrix, item_embeddings: np.ndarray | None) -> None:
+        if item_embeddings is None:
+            raise FitError("ALS with a cold map needs item embeddings")
+        super()._fit(user_items, item_embeddings)
+        self._map(normalize_rows(item_embeddings))
+
+    def _map(self, content: np.ndarray) -> None:
+        c = self.config
+        self.cold_map = fit_cold_map(
+            content,
+            self.model.item_factors,
+            self.item_counts,
+            lambdas=c.cold_map_lambdas,
+            min_users=c.cold_map_min_users,
+        )
+        self.content = content
+        self.mapped_factors = self.cold_map.predict(content)  # (I, F) for every item
+        cold = self.item_counts == 0
+        self.scoring_factors = np.where(cold[:, None], self.mapped_factors, self.model.item_factors)
+
+    def _score(self, userid: int, row: sp.csr_matrix) -> np.ndarray | None:
+        return self.scoring_factors @ self.user_vector(row)
+
+    def _item_similarity(self, itemid: int) -> np.ndarray:
+        return _cosine_to(self.scoring_factors, itemid)
+
+    def _state(self) -> dict[str, np.ndarray]:
+        return {**super()._state(), "content": self.content}
+
+    def _set_state(self, state: dict[str, np.ndarray]) -> None:
+        super()._set_state(state)
+        self._map(state["content"])
 
 
 class BPRRecommender(Recommender):

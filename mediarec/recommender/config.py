@@ -53,3 +53,19 @@ class RecommenderConfig:
 
     # Similar videos: content vs. co-watch.
     cowatch_users: int = 200
+
+    # EASE (ease.py): λ is chosen among these on validation data carved from training.
+    ease_lambdas: tuple[float, ...] = (25.0, 50.0, 100.0, 200.0, 400.0, 800.0, 1600.0)
+    # Content → CF factor map (cold_map.py): ridge λ chosen among these by leave-one-out.
+    cold_map_lambdas: tuple[float, ...] = (0.01, 0.1, 1.0, 10.0, 100.0)
+    cold_map_min_users: int = 3  # items with fewer positive users do not teach the map
+
+    # Learned ranker (ranker.py, ranked.py; docs/RECOMMENDER.md, "The learned ranker").
+    ranker_candidates: int = 50  # per source
+    ranker_min_users: int = 50  # fewer users with validation labels: no ranker, the blend serves
+    ranker_validation_fraction: float = 0.2  # each user's latest positive pairs held out as labels
+    ranker_min_cold_fraction: float = 0.05  # items made cold in validation: at least this, or the catalog's share
+    ranker_trees: int = 400  # at most; early stopping on validation users picks fewer
+    ranker_learning_rate: float = 0.05
+    ranker_leaves: int = 31
+    ranker_min_child: int = 40

@@ -69,3 +69,23 @@ def positive_part(matrix: sp.csr_matrix) -> sp.csr_matrix:
     out.data = np.maximum(out.data, 0.0)
     out.eliminate_zeros()
     return out
+
+
+def latest_times(
+    user_idx: np.ndarray, item_idx: np.ndarray, times: np.ndarray, *, shape: tuple[int, int]
+) -> sp.csr_matrix:
+    """The time of each (user, item) pair's latest event, in the pattern of ``build_user_items``. (U, I) CSR float64.
+
+    Any monotone unit works (seconds, days); only the order is read (``split.holdout_latest``).
+    A time of 0 would read as no entry, so times are shifted to start at 1.
+    """
+    times = np.asarray(times, dtype=np.float64)
+    shifted = times - (times.min() if len(times) else 0.0) + 1.0
+    key = np.asarray(user_idx, dtype=np.int64) * shape[1] + np.asarray(item_idx, dtype=np.int64)
+    order = np.lexsort((shifted, key))
+    key, shifted = key[order], shifted[order]
+    last = np.flatnonzero(np.r_[key[1:] != key[:-1], True])
+    users, items = np.divmod(key[last], shape[1])
+    matrix = sp.csr_matrix((shifted[last], (users, items)), shape=shape, dtype=np.float64)
+    matrix.sort_indices()
+    return matrix

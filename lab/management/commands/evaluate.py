@@ -15,8 +15,8 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from lab.evaluation.metrics import METRICS
-from lab.evaluation.report import format_table, plot_metrics
-from lab.evaluation.runner import MODELS, run_evaluation
+from lab.evaluation.report import format_table, plot_metrics, ratio_lines
+from lab.evaluation.runner import MODELS, PEERS, run_evaluation
 from lab.synthetic import World
 from mediarec.conf import recommender_config
 from mediarec.recommender.config import RecommenderConfig
@@ -59,6 +59,9 @@ class Command(BaseCommand):
         parser.add_argument("--movielens", metavar="PATH", help="folder with u.data and u.item (MovieLens-100k format)")
         parser.add_argument("--k", default="5,10,20", help="comma-separated cut-offs (default 5,10,20)")
         parser.add_argument("--models", default=",".join(MODELS), help=f"subset of {','.join(MODELS)}")
+        parser.add_argument(
+            "--peers", action="store_true", help=f"also run the other libraries' peers ({','.join(PEERS)}; slow)"
+        )
         parser.add_argument("--json", action="store_true", help="print the results as JSON instead of tables")
         parser.add_argument(
             "--plot", metavar="PATH", help="PNG of metrics against K (default <data dir>/evaluation.png)"
@@ -86,9 +89,11 @@ class Command(BaseCommand):
     def handle(self, *args, **opts):
         ks = int_list(opts["k"])
         models = [m.strip() for m in opts["models"].split(",") if m.strip()]
-        unknown = sorted(set(models) - set(MODELS))
+        if opts["peers"]:
+            models += [p for p in PEERS if p not in models]
+        unknown = sorted(set(models) - set(MODELS) - set(PEERS))
         if unknown:
-            raise CommandError(f"unknown model(s) {', '.join(unknown)}; choose from {', '.join(MODELS)}")
+            raise CommandError(f"unknown model(s) {', '.join(unknown)}; choose from {', '.join([*MODELS, *PEERS])}")
         config = with_overrides(recommender_config(), opts["overrides"])
         log = (lambda line: self.stderr.write(line)) if not opts["json"] else (lambda line: None)
         if opts["tune"]:
@@ -106,6 +111,7 @@ class Command(BaseCommand):
             return
         k = 10 if 10 in results["ks"] else results["ks"][-1]
         self.stdout.write(format_table(results["results"], k))
+        self.stdout.write("\n".join(ratio_lines(results["results"], k)))
         self.stdout.write(f"metrics: {', '.join(METRICS)}; every K is in --json. Plot: {plot}")
 
     def tune(self, opts, config: RecommenderConfig, ks: list[int]) -> None:

@@ -12,6 +12,7 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from lab.evaluation.movielens import item_text, read_movielens, stratified_holdout
+from lab.evaluation.runner import MODELS
 
 COMEDIES = ["Laugh Riot", "Funny Business", "The Jokers", "Comic Relief", "Silly Season"]
 HORRORS = ["Night Terror", "The Haunting Hour", "Blood Moon", "Zombie Town", "Scream House"]
@@ -94,7 +95,7 @@ def test_evaluate_command_json(movielens_dir, tmp_path):
     assert cold["cold_items"] == 2
 
     for result in results["results"]:
-        assert set(result["models"]) == {"popularity", "als", "bpr", "content", "hybrid"}
+        assert set(result["models"]) == set(MODELS)
         for model in result["models"].values():
             for k in ("2", "4"):
                 values = model["metrics"][k]

@@ -12,19 +12,32 @@ from functools import partial
 import numpy as np
 import pytest
 
-from mediarec.recommender.cf import ALSRecommender, BPRRecommender
+from mediarec.recommender.cf import ALSRecommender, BPRRecommender, ColdALSRecommender
 from mediarec.recommender.content import ContentRecommender
+from mediarec.recommender.ease import EASERecommender
 from mediarec.recommender.hybrid import HybridRecommender
 from mediarec.recommender.popularity import PopularityRecommender
+from mediarec.recommender.ranked import RankedRecommender
 from mediarec.recommender.weights import positive_part
 from tests.mediarec.recommender.harness import InMemory, Served
 from tests.mediarec.recommender.toy import N_USERS, toy_world
 
 HARNESSES = [
     pytest.param(partial(InMemory, cls), id=cls.__name__)
-    for cls in (PopularityRecommender, ALSRecommender, BPRRecommender, ContentRecommender, HybridRecommender)
+    for cls in (
+        PopularityRecommender,
+        ALSRecommender,
+        ColdALSRecommender,
+        BPRRecommender,
+        EASERecommender,
+        ContentRecommender,
+        HybridRecommender,
+        RankedRecommender,
+    )
 ] + [pytest.param(Served, id="served", marks=pytest.mark.django_db)]
-CONTENT_HARNESSES = [p for p in HARNESSES if p.id in {"ContentRecommender", "HybridRecommender", "served"}]
+CONTENT_HARNESSES = [
+    p for p in HARNESSES if p.id in {"ContentRecommender", "HybridRecommender", "RankedRecommender", "served"}
+]
 
 
 @pytest.fixture(scope="module")

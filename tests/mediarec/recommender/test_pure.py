@@ -5,7 +5,10 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[3]
-PARTS = ("base", "blend", "cf", "config", "content", "hybrid", "popularity", "weights")
+PARTS = (
+    "base", "blend", "cf", "cold_map", "config", "content", "ease", "hybrid", "popularity", "ranked", "ranker",
+    "split", "weights",
+)  # fmt: skip
 
 
 def test_the_recommender_package_does_not_import_django():

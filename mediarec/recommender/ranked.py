@@ -1,0 +1,234 @@
+"""The two-stage hybrid in memory: candidates from every source, ordered by a
+learned ranker (``ranker.py``). With no ranker fitted (too little history to
+learn from) it serves the fixed blend of ``HybridRecommender``.
+
+    fit(train):
+      train ─► split.holdout_latest ─► earlier ─► Sources.fit ─► candidates + features per user
+                                    └► later  ─────────────────► labels ─► Ranker.fit (lambdarank)
+      train ─► Sources.fit (every generator again, on everything; EASE keeps its λ)
+
+    recommend(row):
+      Sources.candidates(row) ─► ranker.features ─► Ranker.score ─► MMR ─► page, with reasons
+
+The sources: ALS (cold items through the content → CF map), EASE item-item
+(co-watch), content cosine to the taste, the map's CF score among the items
+nobody has touched, trending, and fresh uploads where ages are known.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import scipy.sparse as sp
+
+from mediarec.recommender import ranker as rk
+from mediarec.recommender.base import FitError, top_n
+from mediarec.recommender.blend import Ranked, mmr
+from mediarec.recommender.cf import ColdALSRecommender
+from mediarec.recommender.config import RecommenderConfig
+from mediarec.recommender.content import MISSING, ContentRecommender, normalize_rows
+from mediarec.recommender.ease import EASERecommender
+from mediarec.recommender.hybrid import HybridRecommender
+from mediarec.recommender.split import holdout_latest, simulate_cold
+
+RECENT = 5  # history items the "recent" features compare against
+
+
+class Sources:
+    """Every candidate generator, fitted on one matrix."""
+
+    def __init__(self, config: RecommenderConfig, item_age_days: np.ndarray | None):
+        self.config = config
+        self.item_age_days = None if item_age_days is None else np.asarray(item_age_days, dtype=np.float32)
+
+    def fit(self, user_items: sp.csr_matrix, embeddings: np.ndarray, *, ease_lambda=None, times=None) -> Sources:
+        c = self.config
+        self.als = ColdALSRecommender(c).fit(user_items, item_embeddings=embeddings)
+        self.content = ContentRecommender(c).fit(user_items, item_embeddings=embeddings)
+        self.ease = EASERecommender(c, interaction_times=times, lam=ease_lambda).fit(user_items)
+        self.item_counts, self.popularity = self.als.item_counts, self.als.popularity
+        self.n_active_users = max(int((np.diff(sp.csr_matrix(user_items > 0).indptr) > 0).sum()), 1)
+        self.cf_unit = normalize_rows(self.als.scoring_factors)  # (I, F) for co-watch cosines
+        return self
+
+    def raw_scores(self, row: sp.csr_matrix) -> dict[str, np.ndarray]:
+        """source → (I,) scores over the catalog for a user with positive history."""
+        user = self.als.user_vector(row)
+        cold = self.item_counts == 0
+        taste = self.content.taste(row)
+        n = len(self.item_counts)
+        raw = {
+            "als": self.als.scoring_factors @ user,
+            "cowatch": self.ease.scores_for(row),
+            "content": np.full(n, np.nan, np.float32) if taste is None else self.content.scores_for(taste),
+            "coldmap": np.where(cold, self.als.mapped_factors @ user, np.nan),
+            "trending": self.popularity,
+        }
+        raw["content"] = np.where(raw["content"] == MISSING, np.nan, raw["content"])
+        if self.item_age_days is not None:
+            age = self.item_age_days
+            raw["fresh"] = np.where(age <= self.config.fresh_days, 1.0 - age / self.config.fresh_days, np.nan)
+        return {s: np.asarray(v, dtype=np.float32) for s, v in raw.items()}
+
+    def candidates(self, row: sp.csr_matrix, exclude: np.ndarray, recent: np.ndarray) -> rk.Candidates:
+        k = self.config.ranker_candidates
+        raw = self.raw_scores(row)
+        nominated = {s: top_n(np.nan_to_num(v, nan=-np.inf), k, exclude=exclude)[0] for s, v in raw.items()}
+        items = np.unique(np.concatenate(list(nominated.values())))
+        ranks = {}
+        for s, ids in nominated.items():
+            position = np.full(len(self.item_counts), np.nan, np.float32)
+            position[ids] = np.arange(len(ids))
+            ranks[s] = position[items]
+        content = self.content.item_embeddings
+        n_user = float((row.data > 0).sum())
+        return rk.Candidates(
+            items=items,
+            scores={s: v[items] for s, v in raw.items()},
+            ranks=ranks,
+            item_user_share=self.item_counts[items] / self.n_active_users,
+            item_popularity_share=self.popularity[items] / max(float(self.popularity.mean()), 1e-9),
+            item_age_days=np.full(len(items), np.nan) if self.item_age_days is None else self.item_age_days[items],
+            recent_content=(content[items] @ content[recent].T).max(axis=1)
+            if len(recent)
+            else np.full(len(items), np.nan),
+            recent_cf=(self.cf_unit[items] @ self.cf_unit[recent].T).max(axis=1)
+            if len(recent)
+            else np.full(len(items), np.nan),
+            n_user=n_user,
+        )
+
+
+def recent_items(row: sp.csr_matrix, times_row: sp.csr_matrix | None) -> np.ndarray:
+    """The user's ``RECENT`` latest positive items (by time where known, else strongest)."""
+    positive = row.indices[row.data > 0]
+    if times_row is not None and times_row.nnz:
+        when = np.asarray(times_row[0, positive].todense()).ravel()
+        if (when > 0).all():
+            return positive[np.argsort(-when, kind="stable")[:RECENT]]
+    return positive[np.argsort(-row.data[row.data > 0], kind="stable")[:RECENT]]
+
+
+class RankedRecommender(HybridRecommender):
+    """Candidates from every source, ordered by a LightGBM lambdarank model."""
+
+    reaches_cold_items = True
+
+    def __init__(
+        self,
+        config=None,
+        *,
+        item_age_days=None,
+        interaction_times: sp.csr_matrix | None = None,
+        validation: str = "time",
+    ):
+        super().__init__(config, item_age_days=item_age_days)
+        self.interaction_times = None if interaction_times is None else sp.csr_matrix(interaction_times)
+        if validation not in ("time", "random"):
+            raise ValueError(f"validation is 'time' or 'random', not {validation!r}")
+        # "time": each user's latest pairs are the labels (a site: fit on the past, serve the
+        # future); "random": a random share, for data whose test split ignores time.
+        self.validation = validation
+        self.sources: Sources | None = None
+        self.ranker: rk.Ranker | None = None
+        self.training: dict = {}  # what the ranker was taught on (users, rows, validation nDCG)
+
+    def _fit(self, user_items: sp.csr_matrix, item_embeddings: np.ndarray | None) -> None:
+        if item_embeddings is None:
+            raise FitError("the ranked hybrid needs item embeddings")
+        c = self.config
+        split_times = self.interaction_times if self.validation == "time" else None
+        full = Sources(c, self.item_age_days).fit(user_items, item_embeddings, times=split_times)
+        earlier, later = holdout_latest(user_items, split_times, fraction=c.ranker_validation_fraction, seed=c.seed)
+        cold_share = max(c.ranker_min_cold_fraction, float((self.item_counts == 0).mean()))
+        earlier, _ = simulate_cold(earlier, later, cold_share, seed=c.seed)
+        self.ranker = self._fit_ranker(earlier, later, item_embeddings, full.ease.lam)
+        self.sources = full
+        self.cf, self.content = full.als, full.content  # the blend's parts, for the fallback and explain()
+
+    def _fit_ranker(self, earlier, later, embeddings, ease_lambda) -> rk.Ranker | None:
+        users = np.flatnonzero((np.diff(later.indptr) > 0) & (np.asarray((earlier > 0).sum(axis=1)).ravel() > 0))
+        if len(users) < self.config.ranker_min_users or earlier.nnz == 0:
+            return None
+        sources = Sources(self.config, self.item_age_days).fit(earlier, embeddings, ease_lambda=ease_lambda)
+        xs, ys, groups = [], [], []
+        for user in users:
+            row = earlier[user]
+            times_row = None if self.interaction_times is None else self.interaction_times[user]
+            cands = sources.candidates(row, row.indices, recent_items(row, times_row))
+            xs.append(rk.features(cands))
+            ys.append(np.isin(cands.items, later.indices[later.indptr[user] : later.indptr[user + 1]]))
+            groups.append(len(cands.items))
+        x, y = np.vstack(xs), np.concatenate(ys).astype(np.float32)
+        self.training = {"users": len(users), "rows": len(x), "positives": int(y.sum())}
+        if y.sum() == 0:
+            return None
+        ranker = rk.Ranker(self.config).fit(x, y, np.array(groups))
+        self.training["validation_ndcg@10"] = ranker.validation_ndcg
+        return ranker
+
+    def recommend_ranked(self, userid, user_items, N=10, *, offset=0, exclude=None) -> list[Ranked]:
+        row = sp.csr_matrix(user_items, dtype=np.float32)
+        if self.ranker is None or not (row.data > 0).any():
+            return super().recommend_ranked(userid, row, N, offset=offset, exclude=exclude)
+        exclude = row.indices if exclude is None else np.union1d(row.indices, exclude)
+        times_row = self._times_row(userid, row)
+        cands = self.sources.candidates(row, exclude, recent_items(row, times_row))
+        x = rk.features(cands)
+        scores = self.ranker.score(x)
+        wanted = offset + N
+        head = np.lexsort((cands.items, -scores))[: wanted * self.config.mmr_pool]
+        vectors = self.content.item_embeddings[cands.items[head]]
+        order = head[mmr(scores[head], vectors, wanted, self.config.mmr_lambda)][offset:wanted]
+        parts = self.ranker.contributions(x[order])
+        ranked = []
+        for j, idx in enumerate(order):
+            contributions = {s: float(parts[s][j]) for s in rk.SOURCES}
+            nominated = [s for s in cands.ranks if np.isfinite(cands.ranks[s][idx])]
+            nominated.sort(key=lambda s: -contributions[s])
+            top = nominated[0] if nominated else max(contributions, key=contributions.get)
+            ranked.append(
+                Ranked(int(cands.items[idx]), float(scores[idx]), tuple(nominated), rk.REASON[top], contributions)
+            )
+        return ranked
+
+    def _times_row(self, userid: int, row: sp.csr_matrix) -> sp.csr_matrix | None:
+        """The user's event times when ``row`` is the fitted row of a known user."""
+        t = self.interaction_times
+        if t is None or not 0 <= userid < t.shape[0]:
+            return None
+        times_row = t[userid]
+        return times_row if np.array_equal(np.sort(times_row.indices), np.sort(row.indices)) else None
+
+    def _state(self) -> dict[str, np.ndarray]:
+        s = self.sources
+        state = {f"als.{k}": v for k, v in s.als._state().items()}
+        state |= {"content.item_embeddings": s.content.item_embeddings, "n_active_users": np.array(s.n_active_users), "ease.weights": s.ease.weights,
+                  "ease.lam": np.array(s.ease.lam)}  # fmt: skip
+        if self.item_age_days is not None:
+            state["item_age_days"] = np.asarray(self.item_age_days, dtype=np.float32)
+        if self.ranker is not None:
+            state |= {f"ranker.{k}": v for k, v in self.ranker.state().items()}
+        return state
+
+    def _set_state(self, state: dict[str, np.ndarray]) -> None:
+        self.item_age_days = state.get("item_age_days")
+        s = Sources(self.config, self.item_age_days)
+        s.als, s.content, s.ease = (
+            ColdALSRecommender(self.config),
+            ContentRecommender(self.config),
+            EASERecommender(self.config),
+        )
+        for part in (s.als, s.content, s.ease):
+            part.popularity, part.item_counts, part.n_items = self.popularity, self.item_counts, self.n_items
+        s.als._set_state({k.removeprefix("als."): v for k, v in state.items() if k.startswith("als.")})
+        s.content._set_state({"item_embeddings": state["content.item_embeddings"]})
+        s.ease._set_state({"weights": state["ease.weights"], "lam": state["ease.lam"]})
+        s.item_counts, s.popularity, s.cf_unit = (
+            self.item_counts,
+            self.popularity,
+            normalize_rows(s.als.scoring_factors),
+        )
+        s.n_active_users = int(state["n_active_users"])
+        self.sources, self.cf, self.content = s, s.als, s.content
+        ranker_state = {k.removeprefix("ranker."): v for k, v in state.items() if k.startswith("ranker.")}
+        self.ranker = rk.Ranker.from_state(ranker_state, self.config) if ranker_state else None

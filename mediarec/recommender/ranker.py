@@ -1,0 +1,197 @@
+"""The learned ranking stage: features of each (user, candidate) pair built
+from plain arrays, and a LightGBM lambdarank model over them.
+
+    candidate sources (als, cowatch, content, coldmap, trending, fresh)
+      ↓ Candidates: per source raw score + nomination rank, item and user facts
+      ↓ features()   (C, F) float32, NaN = not known (LightGBM routes it)
+      ↓ Ranker.score (C,)  higher = better;  Ranker.contributions → per source, for the reason
+
+Nothing here knows where the arrays came from: the in-memory ``RankedRecommender``
+(``ranked.py``) fills ``Candidates`` from its fitted models, and the served path can
+fill the same fields from the database (ANN hits, the persisted ALS factors,
+co-watch counts, popularity and upload ages) and call the same ``features``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import lightgbm as lgb
+import numpy as np
+
+from mediarec.recommender.config import RecommenderConfig
+
+SOURCES = ("als", "cowatch", "content", "coldmap", "trending", "fresh")
+# The blend's vocabulary for explanations (blend.explanation): item-item co-watch
+# reads as CF, the content → CF map as content.
+REASON = {
+    "als": "cf",
+    "cowatch": "cf",
+    "content": "content",
+    "coldmap": "content",
+    "trending": "trending",
+    "fresh": "fresh",
+}
+RANKER_VERSION = "ranker-1"
+
+
+@dataclass
+class Candidates:
+    """One user's candidates and what is known about each; every array is (C,)."""
+
+    items: np.ndarray  # item keys (matrix indices in memory, video ids when served)
+    scores: dict[str, np.ndarray]  # source → raw score; NaN where the source has none
+    ranks: dict[str, np.ndarray]  # source → 0-based position in its nominations; NaN = not nominated
+    item_user_share: np.ndarray  # users with a positive entry for the item ÷ users with any
+    item_popularity_share: np.ndarray  # time-decayed positive confidence ÷ the catalog's mean
+    item_age_days: np.ndarray  # days since upload; NaN where unknown
+    recent_content: np.ndarray  # max content cosine to the user's most recent positive items
+    recent_cf: np.ndarray  # max CF-factor cosine to them (co-watch strength)
+    n_user: float  # the user's positive history entries
+
+
+# Raw scores whose scale means the same in every fit (cosines, the fresh ramp); the
+# others (ALS dot products, EASE sums, popularity) enter only relative to the user's
+# candidates, so a ranker taught on the validation fit reads the full fit alike.
+ABSOLUTE = ("content", "coldmap", "fresh")
+PARTS = ("rank", "z", "score")
+
+
+def _source_features(s: str) -> tuple[str, ...]:
+    return PARTS if s in ABSOLUTE else PARTS[:2]
+
+
+def feature_names() -> list[str]:
+    names = [f"{s}_{part}" for s in SOURCES for part in _source_features(s)]
+    return [
+        *names,
+        "recent_content",
+        "recent_cf",
+        "item_user_share",
+        "item_popularity_share",
+        "item_age_days",
+        "n_user",
+    ]
+
+
+# Which source each feature speaks for, to name the reason for an item.
+FEATURE_SOURCE = {
+    **{f"{s}_{part}": s for s in SOURCES for part in PARTS},
+    "recent_content": "content",
+    "recent_cf": "cowatch",
+    "item_user_share": "trending",
+    "item_popularity_share": "trending",
+    "item_age_days": "fresh",
+    "n_user": None,
+}
+
+
+def features(c: Candidates) -> np.ndarray:
+    """(C, F) in ``feature_names()`` order. Per source: the nomination rank, the score as a
+    z-score over the user's candidates and, for ``ABSOLUTE`` sources, the raw score."""
+    n = len(c.items)
+    columns = []
+    for s in SOURCES:
+        score = np.asarray(c.scores.get(s, np.full(n, np.nan)), dtype=np.float32)
+        finite = score[np.isfinite(score)]
+        z = (score - finite.mean()) / (finite.std() + 1e-6) if len(finite) else score
+        part = {"rank": np.asarray(c.ranks.get(s, np.full(n, np.nan)), dtype=np.float32), "z": z, "score": score}
+        columns += [part[p] for p in _source_features(s)]
+    columns += [
+        c.recent_content,
+        c.recent_cf,
+        c.item_user_share,
+        c.item_popularity_share,
+        c.item_age_days,
+        np.full(n, np.log1p(c.n_user)),
+    ]
+    return np.column_stack([np.asarray(col, dtype=np.float32) for col in columns])
+
+
+class Ranker:
+    """LightGBM lambdarank over ``features``; one query group per user."""
+
+    def __init__(self, config: RecommenderConfig | None = None):
+        self.config = config or RecommenderConfig()
+        self.booster: lgb.Booster | None = None
+        self.validation_ndcg: float | None = None  # nDCG@10 on the held-out validation users
+
+    def _params(self) -> dict:
+        c = self.config
+        return {
+            "objective": "lambdarank",
+            "metric": "ndcg",
+            "eval_at": [10],
+            "learning_rate": c.ranker_learning_rate,
+            "num_leaves": c.ranker_leaves,
+            "min_data_in_leaf": c.ranker_min_child,
+            "feature_fraction": 0.9,
+            "lambda_l2": 1.0,
+            "seed": c.seed,
+            "deterministic": True,
+            "force_row_wise": True,
+            "num_threads": max(c.num_threads, 1) if c.num_threads else 2,
+            "verbose": -1,
+        }
+
+    def fit(self, x: np.ndarray, y: np.ndarray, groups: np.ndarray) -> Ranker:
+        """``x`` (N, F), ``y`` (N,) labels, ``groups`` (Q,) rows per query, in row order.
+
+        Queries without a positive label teach lambdarank nothing and are dropped;
+        a seeded fifth of the rest picks the number of trees (early stopping).
+        """
+        starts = np.concatenate([[0], np.cumsum(groups)[:-1]])
+        useful = np.array([y[s : s + g].any() for s, g in zip(starts, groups, strict=True)], dtype=bool)
+        rng = np.random.default_rng(self.config.seed)
+        held = useful & (rng.random(len(groups)) < 0.2)
+        train_q, valid_q = np.flatnonzero(useful & ~held), np.flatnonzero(held)
+
+        def take(queries):
+            rows = np.concatenate([np.arange(starts[q], starts[q] + groups[q]) for q in queries])
+            return lgb.Dataset(
+                x[rows], y[rows], group=groups[queries], feature_name=feature_names(), free_raw_data=False
+            )
+
+        train = take(train_q)
+        valid = take(valid_q) if len(valid_q) else None
+        evals: dict = {}
+        self.booster = lgb.train(
+            self._params(),
+            train,
+            num_boost_round=self.config.ranker_trees,
+            valid_sets=[valid] if valid is not None else [],
+            valid_names=["validation"] if valid is not None else [],
+            callbacks=[lgb.early_stopping(40, verbose=False), lgb.record_evaluation(evals)] if valid else [],
+        )
+        if valid is not None:
+            self.validation_ndcg = float(self.booster.best_score["validation"]["ndcg@10"])
+        return self
+
+    def score(self, x: np.ndarray) -> np.ndarray:
+        return self.booster.predict(x, num_iteration=self.booster.best_iteration or None).astype(np.float32)
+
+    def contributions(self, x: np.ndarray) -> dict[str, np.ndarray]:
+        """source → (C,) summed SHAP contribution of its features (LightGBM ``pred_contrib``)."""
+        contrib = self.booster.predict(x, num_iteration=self.booster.best_iteration or None, pred_contrib=True)
+        out = {s: np.zeros(len(x), dtype=np.float32) for s in SOURCES}
+        for j, name in enumerate(feature_names()):
+            source = FEATURE_SOURCE[name]
+            if source is not None:
+                out[source] += contrib[:, j].astype(np.float32)
+        return out
+
+    def state(self) -> dict[str, np.ndarray]:
+        text = self.booster.model_to_string(num_iteration=self.booster.best_iteration or None)
+        return {
+            "model": np.frombuffer(text.encode(), dtype=np.uint8),
+            "version": np.array(RANKER_VERSION),
+            "features": np.array(feature_names()),
+        }
+
+    @classmethod
+    def from_state(cls, state: dict[str, np.ndarray], config: RecommenderConfig | None = None) -> Ranker:
+        if str(state["version"]) != RANKER_VERSION or list(state["features"]) != feature_names():
+            raise ValueError(f"ranker state {state['version']} does not match {RANKER_VERSION} and its features")
+        ranker = cls(config)
+        ranker.booster = lgb.Booster(model_str=state["model"].tobytes().decode())
+        return ranker

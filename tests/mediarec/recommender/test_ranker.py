@@ -1,0 +1,114 @@
+"""The learned ranker, the content → CF cold map and EASE, each on a toy problem
+whose right answer is known."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+import scipy.sparse as sp
+
+from mediarec.recommender import ranker as rk
+from mediarec.recommender.cf import ColdALSRecommender
+from mediarec.recommender.cold_map import fit_cold_map
+from mediarec.recommender.config import RecommenderConfig
+from mediarec.recommender.content import normalize_rows
+from mediarec.recommender.ease import EASERecommender, ease_weights
+from mediarec.recommender.ranked import RankedRecommender
+from mediarec.recommender.split import holdout_latest
+from tests.mediarec.recommender.toy import toy_world
+
+CONFIG = RecommenderConfig(num_threads=1, seed=3, ranker_trees=60, ranker_min_child=10)
+
+
+def candidates(rng, n: int, informative: str) -> tuple[rk.Candidates, np.ndarray]:
+    """n candidates where only ``informative``'s score predicts the label; the others are noise."""
+    label = rng.random(n) < 0.1
+    scores = {s: rng.normal(size=n).astype(np.float32) for s in ("als", "cowatch", "content")}
+    scores[informative] = scores[informative] + 3.0 * label
+    ranks = {s: np.argsort(np.argsort(-v)).astype(np.float32) for s, v in scores.items()}
+    nan = np.full(n, np.nan, np.float32)
+    c = rk.Candidates(
+        items=np.arange(n), scores=scores, ranks=ranks, item_user_share=rng.random(n), item_popularity_share=rng.random(n),
+        item_age_days=nan, recent_content=nan, recent_cf=nan, n_user=10.0,
+    )  # fmt: skip
+    return c, label
+
+
+def test_ranker_learns_to_prefer_the_source_that_predicts_the_held_out_items(tmp_path):
+    rng = np.random.default_rng(0)
+    queries = [candidates(rng, 60, "cowatch") for _ in range(150)]
+    x = np.vstack([rk.features(c) for c, _ in queries])
+    y = np.concatenate([label for _, label in queries]).astype(np.float32)
+    ranker = rk.Ranker(CONFIG).fit(x, y, np.array([60] * len(queries)))
+
+    c, label = candidates(np.random.default_rng(1), 200, "cowatch")
+    fx = rk.features(c)
+    top = np.argsort(-ranker.score(fx))[:10]
+    assert label[top].mean() >= 0.8  # base rate 0.1
+    parts = ranker.contributions(fx[top])
+    assert all(parts["cowatch"][j] == max(parts[s][j] for s in rk.SOURCES) for j in range(len(top)))
+    # save / load keeps the scores
+    np.savez(tmp_path / "r.npz", **ranker.state())
+    with np.load(tmp_path / "r.npz", allow_pickle=False) as data:
+        loaded = rk.Ranker.from_state({k: data[k] for k in data.files}, CONFIG)
+    np.testing.assert_allclose(loaded.score(fx), ranker.score(fx), rtol=1e-6)
+
+
+def test_cold_map_scores_an_untouched_item_by_its_content():
+    world = toy_world()
+    model = ColdALSRecommender(world.config).fit(world.matrix(), item_embeddings=world.embeddings)
+    cold = world.cold_item
+    assert model.item_counts[cold] == 0
+    mapped = model.scoring_factors[cold]
+    topic2 = np.flatnonzero((world.topic == 2) & (model.item_counts > 0))
+    others = np.flatnonzero((world.topic != 2) & (model.item_counts > 0))
+    unit = normalize_rows(model.model.item_factors)
+    cos = unit @ (mapped / np.linalg.norm(mapped))
+    assert cos[topic2].mean() > cos[others].mean() + 0.3  # it lands among its topic's factors
+    fan = int(np.flatnonzero(world.user_topic == 2)[0])
+    assert cold in model.recommend(fan, world.matrix()[fan], N=10)[0]
+
+
+def test_cold_map_recovers_a_linear_map():
+    rng = np.random.default_rng(0)
+    content, true_map = rng.normal(size=(200, 8)), rng.normal(size=(8, 4))
+    factors = content @ true_map + 0.01 * rng.normal(size=(200, 4))
+    cmap = fit_cold_map(content, factors, np.full(200, 5), lambdas=(1e-3, 1.0, 100.0), min_users=3)
+    assert cmap.lam < 100.0
+    np.testing.assert_allclose(cmap.predict(content[:5]), factors[:5], atol=0.1)
+
+
+def test_ease_on_a_toy_dataset():
+    # items 0-2 are always watched together, 3-5 too: a user with 0 and 1 gets 2 first
+    rows = [[1, 1, 1, 0, 0, 0]] * 8 + [[0, 0, 0, 1, 1, 1]] * 8
+    x = sp.csr_matrix(np.array(rows, dtype=np.float32))
+    b = ease_weights(x, 1.0)
+    assert np.allclose(np.diag(b), 0.0)
+    model = EASERecommender(RecommenderConfig(), lam=1.0).fit(x)
+    ids, _ = model.recommend(0, sp.csr_matrix(np.array([[1, 1, 0, 0, 0, 0]], np.float32)), N=2)
+    assert ids[0] == 2
+    chosen = EASERecommender(RecommenderConfig(ease_lambdas=(1.0, 10.0))).fit(x)
+    assert chosen.lam in (1.0, 10.0) and chosen.validation
+
+
+def test_time_ordered_holdout_takes_each_users_latest_pairs():
+    x = sp.csr_matrix(np.ones((2, 5), np.float32))
+    times = sp.csr_matrix(np.array([[1, 2, 3, 4, 5], [5, 4, 3, 2, 1]], np.float64))
+    earlier, later = holdout_latest(x, times, fraction=0.4)
+    assert later[0].indices.tolist() == [3, 4] and later[1].indices.tolist() == [0, 1]
+    assert earlier.nnz == 6
+
+
+def test_ranked_hybrid_fits_a_ranker_and_explains_every_item(tmp_path):
+    world = toy_world()
+    config = replace(world.config, ranker_min_users=5, ranker_min_child=5, ranker_trees=30)
+    matrix = world.matrix()
+    model = RankedRecommender(config).fit(matrix, item_embeddings=world.embeddings)
+    assert model.ranker is not None
+    ranked = model.recommend_ranked(0, matrix[0], 8)
+    assert len(ranked) == 8 and all(r.reason in {"cf", "content", "trending", "fresh"} for r in ranked)
+    assert all(r.sources for r in ranked)
+    model.save(tmp_path / "m.npz")
+    loaded = RankedRecommender.load(tmp_path / "m.npz", config)
+    assert [r.item for r in loaded.recommend_ranked(0, matrix[0], 8)] == [r.item for r in ranked]
