@@ -30,8 +30,10 @@ from mediarec.recommender.hybrid import HybridRecommender
 from mediarec.recommender.popularity import PopularityRecommender
 from mediarec.recommender.ranked import RankedRecommender
 
-# name → (config, protocol) → an unfitted recommender. "hybrid" is the learned
-# two-stage model; "blend" the fixed-weight blend it replaces; "ease" a peer.
+# name → (config, protocol) → an unfitted recommender. "hybrid" is the blend the
+# site serves; "ranked" the learned two-stage model (LightGBM ranker over every
+# source, not served yet: it does not beat the blend on cold items, issue #14);
+# "ease" a peer.
 MODELS: dict[str, Callable[[RecommenderConfig, Protocol], Recommender]] = {
     "popularity": lambda config, protocol: PopularityRecommender(config),
     "als": lambda config, protocol: ALSRecommender(config),
@@ -39,8 +41,8 @@ MODELS: dict[str, Callable[[RecommenderConfig, Protocol], Recommender]] = {
     "bpr": lambda config, protocol: BPRRecommender(config),
     "content": lambda config, protocol: ContentRecommender(config),
     "ease": lambda config, protocol: EASERecommender(config, interaction_times=protocol.validation_times),
-    "blend": lambda config, protocol: HybridRecommender(config, item_age_days=protocol.item_age_days),
-    "hybrid": lambda config, protocol: RankedRecommender(
+    "hybrid": lambda config, protocol: HybridRecommender(config, item_age_days=protocol.item_age_days),
+    "ranked": lambda config, protocol: RankedRecommender(
         config,
         item_age_days=protocol.item_age_days,
         interaction_times=protocol.train_times,
@@ -51,7 +53,7 @@ MODELS: dict[str, Callable[[RecommenderConfig, Protocol], Recommender]] = {
 PEERS: dict[str, Callable[[RecommenderConfig, Protocol], Recommender]] = {
     "bivae": lambda config, protocol: BiVAERecommender(config),
 }
-NEEDS_EMBEDDINGS = {"content", "als-cold", "blend", "hybrid"}
+NEEDS_EMBEDDINGS = {"content", "als-cold", "hybrid", "ranked"}
 # The hybrid's own parts and the peers it is held against (evaluate's ratio line).
 SINGLE_MODELS = ("popularity", "als", "als-cold", "bpr", "content")
 

@@ -74,8 +74,7 @@ def test_world_evaluation_runs_every_model_on_every_holdout(results):
         assert m["recall"] == pytest.approx(m["cold_recall"]), name
     assert uploads["popularity"]["metrics"]["10"]["recall"] == 0.0
     assert uploads["content"]["metrics"]["10"]["recall"] > 0.0
-    assert uploads["blend"]["metrics"]["10"]["recall"] > 0.0
-    # The learned hybrid does not yet lift cold uploads into its top 10 here (issue #14, open).
+    assert uploads["hybrid"]["metrics"]["10"]["recall"] > 0.0
 
 
 def test_same_seed_same_metrics(results, tmp_path):
