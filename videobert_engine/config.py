@@ -18,7 +18,8 @@ class ClipConfig:
     n_clips: int = 4
     frames_per_clip: int = 16
     fps: float = 8.0  # sampling rate inside a clip: a clip spans frames_per_clip / fps seconds
-    size: int = 112  # frames are resized (short side) and center-cropped to size x size
+    size: int = 112  # frames are made size x size, as ``fit`` says
+    fit: Literal["crop", "squash"] = "crop"  # crop: short side to size, center crop; squash: whole frame, resized
     timeout_s: float = 60.0  # a video that takes longer than this to sample raises UnreadableVideo
 
 
@@ -31,6 +32,7 @@ class C3DConfig:
     num_classes: int = 0  # fc8; 487 (Sports-1M) for the reference network, 0 = no classifier
     dropout: float = 0.5
     batch_norm: bool = False  # BatchNorm3d after each conv (not in the original; helps short from-scratch training)
+    pool: Literal["flatten", "max"] = "flatten"  # pool5 -> fc6: flatten (the original) or global max over t, h, w
     frames: int = 16  # input clip length; must equal ClipConfig.frames_per_clip
     size: int = 112  # input frame size; must equal ClipConfig.size
 

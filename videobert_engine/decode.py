@@ -5,7 +5,8 @@
 - Long videos are read by seeking to each clip (from the key frame before it); only short ones are read through.
 - A frame is taken for each target time by sample-and-hold on presentation times, so variable frame rates work.
 - A video shorter than one clip is looped (a 1-frame video repeats its frame).
-- Frames are scaled (short side to S) and center-cropped with swscale, then turned upright per rotation metadata.
+- Frames are scaled (short side to S) and center-cropped, or squashed whole to S x S (``fit="squash"``: nothing
+  near the edges is lost), with swscale, then turned upright per rotation metadata.
 - Anything wrong (missing, empty, not a video, corrupt, truncated, too slow) raises ``UnreadableVideo``; the
   container is always closed.
 """
@@ -172,7 +173,7 @@ class _Reader:
                 held, ahead = ahead, None
             pick = held or ahead  # a target before the first frame takes the first frame
             if pick is not None and image_of is not pick[1]:
-                image, image_of, last_time = to_square_rgb(pick[1], spec.size), pick[1], pick[0]
+                image, image_of, last_time = to_square_rgb(pick[1], spec.size, spec.fit), pick[1], pick[0]
             if image is None:
                 raise UnreadableVideo(f"{self.name}: no decodable video frame")
             if ahead is None:  # the stream has ended: fine just past the last frame, not far past it
@@ -208,11 +209,12 @@ class _Reader:
             raise UnreadableVideo(f"{self.name}: cannot seek ({_reason(exc)})") from None
 
 
-def to_square_rgb(frame: av.VideoFrame, size: int) -> np.ndarray:
-    """Scale the short side to ``size``, center-crop to a square, turn upright -> (size, size, 3) uint8."""
+def to_square_rgb(frame: av.VideoFrame, size: int, fit: str = "crop") -> np.ndarray:
+    """Scale the short side to ``size`` and center-crop to a square (``fit="squash"``: scale the whole frame to
+    the square), turn upright -> (size, size, 3) uint8."""
     w, h = frame.width, frame.height
     scale = size / min(w, h)
-    sw, sh = max(size, round(w * scale)), max(size, round(h * scale))
+    sw, sh = (size, size) if fit == "squash" else (max(size, round(w * scale)), max(size, round(h * scale)))
     image = frame.reformat(width=sw, height=sh, format="rgb24", interpolation="AREA").to_ndarray()
     top, left = (sh - size) // 2, (sw - size) // 2
     image = image[top : top + size, left : left + size]

@@ -128,12 +128,14 @@ class VideoBert(nn.Module):
         ids: torch.Tensor,
         text_mask: torch.Tensor,
         clip_index: torch.Tensor | None = None,
+        text_states: torch.Tensor | None = None,
     ) -> Tokens:
         """Encode a batch of B items.
 
         clips: uint8 (R, N, T, H, W, 3), one row per True in ``has_video`` (B,) (R == B: all rows have a video),
             or None for a text-only batch;
-        clip_index: (R, N) each clip's slot in its video (default 0..N-1), for the temporal position embedding.
+        clip_index: (R, N) each clip's slot in its video (default 0..N-1), for the temporal position embedding;
+        text_states: (B, L, dt) the text tower's output for ``ids``, when the caller has it (a frozen tower).
         """
         B, d = ids.shape[0], self.config.joint.d_model
         N = 0 if clips is None or clips.ndim < 2 else clips.shape[1]
@@ -143,7 +145,7 @@ class VideoBert(nn.Module):
                 clip_index = torch.arange(N, device=clips.device).expand(R, N)
             clip_pos = self.clip_pos(clip_index)  # (R, N, d)
             content = self.video_proj(self.clip_features(clips))  # (R, N, d)
-        text = self.text_tokens(ids, text_mask)
+        text = self.text_tokens(ids, text_mask) if text_states is None else self.text_proj(text_states)
         if R == B:  # every row has a video: no scatter, and no device sync to find the rows
             video, pos = (content + clip_pos).to(text.dtype), clip_pos.to(text.dtype)
         else:

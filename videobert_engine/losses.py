@@ -6,6 +6,7 @@ One training step runs the cross-modal transformer over four views of the batch 
     video only     [CLS] -    [SEP] video      ─► z_v  ┤     embedding z_f anchored to both (so text-only
     both           [CLS] text [SEP] video      ─► z_f  ┘     queries, video-only and fused items share one space)
     masked         [CLS] text~ [SEP] video~'   ─► (b) MLM on text~, conditioned on the video
+                                                       (mlm=0: the text is left whole)
                                                    (c) masked clip NCE (CBT): predict each masked clip's token
                                                        among all masked clips of the batch
                                                    (d) [CLS] alignment: is video' the item's own video? (half
@@ -41,6 +42,7 @@ class Batch:
     has_video: torch.Tensor  # (B,) bool
     ids: torch.Tensor  # (B, L)
     text_mask: torch.Tensor  # (B, L) bool
+    text_states: torch.Tensor | None = None  # (B, L, dt) a frozen text tower's output, computed once per text
 
 
 def info_nce(a: torch.Tensor, b: torch.Tensor, scale: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -75,7 +77,9 @@ def compute_losses(model: VideoBert, batch: Batch, obj: Objectives, tokenizer, g
     """-> (weighted total loss, metrics {name: float})."""
     dev = batch.ids.device
     B = batch.ids.shape[0]
-    tok = model.tokens(batch.clips, batch.has_video, batch.ids, batch.text_mask, batch.clip_index)
+    tok = model.tokens(
+        batch.clips, batch.has_video, batch.ids, batch.text_mask, batch.clip_index, batch.text_states
+    )
     N = tok.video.shape[1]
     both = batch.has_video & batch.text_mask.any(1)  # (B,) items with video and text
 
@@ -102,16 +106,17 @@ def compute_losses(model: VideoBert, batch: Batch, obj: Objectives, tokenizer, g
         source[pairs[flip]] = pairs.roll(1)[flip]  # another paired item's video
         swap[pairs[flip]] = True
     masked = Tokens(
-        model.text_tokens(ids_m, batch.text_mask),
+        model.text_tokens(ids_m, batch.text_mask) if obj.mlm else tok.text,  # without MLM the text stays whole
         batch.text_mask,
         masked_video[source],
         tok.video_mask[source],
         tok.video_pos[source],
     )
 
-    h = model.forward_features(Tokens.cat([tok.without_video(), tok.without_text(), tok, masked]))
-    h_t, h_v, h_f, h_m = h.split(B)
-    metrics, total = {}, h.new_zeros((), dtype=torch.float32)
+    use_masked = bool(obj.mlm or obj.masked_clip or obj.alignment)  # else the fourth view is not run at all
+    views = [tok.without_video(), tok.without_text(), tok] + ([masked] if use_masked else [])
+    h_t, h_v, h_f, *h_m = model.forward_features(Tokens.cat(views)).split(B)
+    metrics, total = {}, h_t.new_zeros((), dtype=torch.float32)
 
     if obj.contrastive and len(pairs) > 1:  # (a)
         scale = model.logit_scale.exp().clamp(max=100)
@@ -124,7 +129,9 @@ def compute_losses(model: VideoBert, batch: Batch, obj: Objectives, tokenizer, g
         total = total + obj.contrastive * loss
         metrics.update(nce=loss.item(), nce_acc=acc.item(), nce_vt=loss_vt.item(), nce_fused=loss_f.item())
 
-    _, text_m, video_m = model.split(h_m, masked)
+    if use_masked:
+        h_m = h_m[0]
+        _, text_m, video_m = model.split(h_m, masked)
     if obj.mlm:  # (b), on items that kept their own video
         labels = torch.where(swap[:, None], torch.full_like(mlm_labels, -100), mlm_labels)
         chosen = labels != -100

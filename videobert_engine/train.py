@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -37,7 +38,7 @@ class TrainConfig:
     batch_size: int = 32
     clips_per_item: int = 1  # clips of each video per step (an ordered random subset of the cached n_clips); 0 = all
     lr: float = 2e-3
-    pretrained_lr_scale: float = 0.1  # lr factor for a warm-started text tower
+    pretrained_lr_scale: float = 0.1  # lr factor for a warm-started text tower; 0 freezes it (see text_states)
     min_lr_ratio: float = 0.05
     weight_decay: float = 0.05
     warmup_steps: int | None = None  # default: 5% of the steps
@@ -76,10 +77,16 @@ def lr_at(step: int, cfg: TrainConfig) -> float:
     return cfg.min_lr_ratio + (1 - cfg.min_lr_ratio) * 0.5 * (1 + math.cos(math.pi * progress))
 
 
+def text_frozen(model: VideoBert, cfg: TrainConfig) -> bool:
+    return model.config.text.init == "minilm" and cfg.pretrained_lr_scale == 0
+
+
 def make_optimizer(model: VideoBert, cfg: TrainConfig) -> torch.optim.AdamW:
     pretrained = model.config.text.init == "minilm"
     groups: dict[tuple[bool, bool], list] = {}
     for name, p in model.named_parameters():
+        if not p.requires_grad:
+            continue
         key = (p.dim() >= 2, pretrained and name.startswith("text."))
         groups.setdefault(key, []).append(p)
     param_groups = [
@@ -93,6 +100,21 @@ def make_optimizer(model: VideoBert, cfg: TrainConfig) -> torch.optim.AdamW:
     return torch.optim.AdamW(param_groups, lr=cfg.lr, betas=(0.9, 0.98), eps=1e-6)
 
 
+@torch.no_grad()
+def text_states(model: VideoBert, ids: torch.Tensor, mask: torch.Tensor, device, chunk: int = 64) -> torch.Tensor:
+    """A frozen text tower's token states of every text, computed once: (N, L, dt) float16 on the CPU.
+
+    With the tower frozen (and MLM off) a step only needs these, so the tower costs one pass per text, not one
+    per step.
+    """
+    tower = model.text.eval()
+    out = torch.zeros((*ids.shape, tower.num_features), dtype=torch.float16)
+    for start in range(0, len(ids), chunk):
+        rows = slice(start, start + chunk)
+        out[rows] = tower.forward_features(ids[rows].to(device), mask[rows].to(device)).to("cpu", torch.float16)
+    return out
+
+
 def make_batch(
     cfg: TrainConfig,
     cache: ClipCache,
@@ -100,6 +122,7 @@ def make_batch(
     mask: torch.Tensor,
     usable: torch.Tensor,
     gen: torch.Generator,
+    states: torch.Tensor | None = None,
 ) -> Batch:
     pick = usable[torch.randperm(len(usable), generator=gen)[: cfg.batch_size]]
     rows = cache.row_of[pick]
@@ -110,7 +133,8 @@ def make_batch(
     clip_index = torch.rand((len(clips), n), generator=gen).argsort(1)[:, :k].sort(1).values  # (R, k)
     clips = torch.gather(clips, 1, clip_index[..., None, None, None, None].expand(-1, -1, *clips.shape[2:]))
     length = int(mask[pick].sum(1).max().clamp(min=1))
-    return Batch(clips, clip_index, has_video, ids[pick, :length], mask[pick, :length])
+    cached = None if states is None else states[pick, :length].float()
+    return Batch(clips, clip_index, has_video, ids[pick, :length], mask[pick, :length], cached)
 
 
 def train(records: list[dict], config: TrainConfig) -> Path:
@@ -153,12 +177,18 @@ def _train(records: list[dict], config: TrainConfig) -> Path:
     model.to(device)
     if device.type == "cuda":
         model.video.to(memory_format=torch.channels_last_3d)
+    states = None
+    if text_frozen(model, config):
+        model.text.requires_grad_(False)
+        states = text_states(model, ids, mask, device)
     optimizer = make_optimizer(model, config)
     if payload is not None and payload["train"].get("optimizer"):
         optimizer.load_state_dict(payload["train"]["optimizer"])
     log_file = open(config.log_path, "a", encoding="utf-8", buffering=1) if config.log_path else None  # noqa: SIM115
     metrics: dict[str, float] = {}
     model.train()
+    if states is not None:
+        model.text.eval()
     end = min(config.steps, config.stop_at or config.steps)
     bar = tqdm(
         range(start, end),
@@ -167,17 +197,25 @@ def _train(records: list[dict], config: TrainConfig) -> Path:
         initial=start,
         total=config.steps,
     )
+    started = time.perf_counter()
     try:
         for step in bar:
             gen = torch.Generator().manual_seed(config.seed * 1_000_003 + step)
             torch.manual_seed(config.seed * 1_000_003 + step)  # dropout
             for group in optimizer.param_groups:
                 group["lr"] = config.lr * group["lr_scale"] * lr_at(step, config)
-            batch = make_batch(config, cache, ids, mask, usable, gen)
+            batch = make_batch(config, cache, ids, mask, usable, gen, states)
             batch = Batch(
                 *(
-                    t.to(device, non_blocking=True)
-                    for t in (batch.clips, batch.clip_index, batch.has_video, batch.ids, batch.text_mask)
+                    t if t is None else t.to(device, non_blocking=True)
+                    for t in (
+                        batch.clips,
+                        batch.clip_index,
+                        batch.has_video,
+                        batch.ids,
+                        batch.text_mask,
+                        batch.text_states,
+                    )
                 )
             )
             with torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda"):
@@ -187,6 +225,7 @@ def _train(records: list[dict], config: TrainConfig) -> Path:
             metrics["grad_norm"] = float(torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip))
             optimizer.step()
             metrics["lr"] = optimizer.param_groups[0]["lr"]
+            metrics["time_s"] = time.perf_counter() - started  # since this run's first step (decoding excluded)
             bar.set_postfix(
                 {
                     k: f"{v:.3g}"
