@@ -6,7 +6,7 @@
       ↓ Embedder: held-out videos from pixels only (text ""), from text only, and fused (video + text)
       ↓ neighbour agreement over chance per attribute, text→video Recall@K (titles, plain descriptions)
 
-Pure numpy for the metrics; the driver imports ``videobert_engine`` and ``mediarec.world`` (no Django).
+Pure numpy for the metrics; the driver imports ``videobert_engine`` and ``lab.synthetic`` (no Django).
 
     python -m lab.evaluation.embedding_quality --seed 7                # train on 240, test on the 60 held out
     python -m lab.evaluation.embedding_quality --seed 7 --validation   # train on 192, test on 48 of the 240
@@ -91,8 +91,8 @@ def stored_text(spec) -> str:
 
 def rendered_world(seed: int, n_videos: int = 300, cache: Path = DEFAULT_CACHE, workers: int | None = None):
     """The world's video specs and their files, rendered once into ``cache`` and reused on later runs."""
-    from mediarec.world import World, WorldConfig
-    from mediarec.world.render import render_catalog, video_filename
+    from lab.synthetic import World, WorldConfig
+    from lab.synthetic.render import render_catalog, video_filename
 
     world = World.generate(WorldConfig(n_videos=n_videos, n_users=1, days=30, seed=seed))
     out = cache / f"world{seed}-{n_videos}"
