@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import ast
+import hashlib
 import json
 import os
 import tempfile
@@ -89,26 +90,36 @@ def stored_text(spec) -> str:
 # --------------------------------------------------------------------------- world and splits
 
 
-def rendered_world(seed: int, n_videos: int = 300, cache: Path = DEFAULT_CACHE, workers: int | None = None):
-    """The world's video specs and their files, rendered once into ``cache`` and reused on later runs."""
-    from lab.synthetic import World, WorldConfig
+def rendered_videos(specs: list, seed: int, cache: Path = DEFAULT_CACHE, workers: int | None = None) -> list[Path]:
+    """The files of world ``seed``'s videos ``specs``, rendered once into ``cache`` and reused on later runs."""
     from lab.synthetic.render import render_catalog, video_filename
 
-    world = World.generate(WorldConfig(n_videos=n_videos, n_users=1, days=30, seed=seed))
-    out = cache / f"world{seed}-{n_videos}"
-    paths = [out / video_filename(spec, seed) for spec in world.videos]
-    missing = [spec for spec, path in zip(world.videos, paths, strict=True) if not path.is_file()]
+    # the folder is named by what the frames depend on, so another world never reuses these files
+    digest = hashlib.sha1(
+        repr([(s.attributes, s.render_seed, s.duration_s, s.size, s.fps, s.codec) for s in specs]).encode()
+    )
+    out = cache / f"world{seed}-{len(specs)}-{digest.hexdigest()[:10]}"
+    paths = [out / video_filename(spec, seed) for spec in specs]
+    missing = [spec for spec, path in zip(specs, paths, strict=True) if not path.is_file()]
     if missing:
         part = out / "partial"  # rendered here, then moved: a killed run leaves no half-written file in ``out``
         for done in render_catalog(missing, part, seed=seed, workers=workers):
             done.path.rename(out / done.path.name)
-    return world.videos, paths
+    return paths
+
+
+def rendered_world(seed: int, n_videos: int = 300, cache: Path = DEFAULT_CACHE, workers: int | None = None):
+    """The world's video specs and their files (``rendered_videos``)."""
+    from lab.synthetic import World, WorldConfig
+
+    world = World.generate(WorldConfig(n_videos=n_videos, n_users=1, days=30, seed=seed))
+    return world.videos, rendered_videos(world.videos, seed, cache=cache, workers=workers)
 
 
 def split(n: int, seed: int, frac: float = 0.2) -> tuple[np.ndarray, np.ndarray]:
     """-> (train, held-out) indices, sorted; the held-out share is ``frac``, drawn from ``seed``."""
     order = np.random.default_rng([seed, 20_24]).permutation(n)
-    cut = n - int(round(n * frac))
+    cut = n - round(n * frac)
     return np.sort(order[:cut]), np.sort(order[cut:])
 
 

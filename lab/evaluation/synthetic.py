@@ -15,8 +15,11 @@ the protocol, and is not in the user's history.
                  recommended from their first ``first_events`` events (folded in, no refit),
                  and those events' items are not candidates.
 
-Content vectors are the world's stand-in embeddings (from the ground-truth
-attributes, ``lab.synthetic.standin``); event weights, time decay and
+Content vectors are the engine's own (``lab.evaluation.engine_vectors``: the
+world's videos rendered, VideoBERT trained as the demo does, every video
+embedded as the worker does), or the world's stand-in embeddings (from the
+ground-truth attributes, ``lab.synthetic.standin``), an oracle upper bound
+listed as the dataset "world-oracle"; event weights, time decay and
 confidence come from ``recommender.weights``, with "now" at the cutoff.
 """
 
@@ -160,12 +163,22 @@ def world_config(opts: dict) -> WorldConfig:
 
 
 def world_protocols(
-    world: World, *, config: RecommenderConfig, embedding_dim: int = 256, top_fraction: float = 0.05
+    world: World,
+    *,
+    config: RecommenderConfig,
+    embeddings: np.ndarray | None = None,
+    dataset: str = "world",
+    embedding_dim: int = 256,
+    top_fraction: float = 0.05,
 ) -> Iterator[Protocol]:
-    embeddings = world.standin_embeddings(embedding_dim)
-    yield temporal_protocol(world, embeddings, config=config, top_fraction=top_fraction)
-    yield new_uploads_protocol(world, embeddings, config=config, top_fraction=top_fraction)
-    yield new_users_protocol(world, embeddings, config=config, top_fraction=top_fraction)
+    """The three holdouts, scored with ``embeddings`` as the content vectors (default:
+    the stand-in vectors, an oracle) and listed under ``dataset``."""
+    if embeddings is None:
+        embeddings = world.standin_embeddings(embedding_dim)
+    for make in (temporal_protocol, new_uploads_protocol, new_users_protocol):
+        protocol = make(world, embeddings, config=config, top_fraction=top_fraction)
+        protocol.dataset = dataset
+        yield protocol
 
 
 # rating a user gives a video in the MovieLens export: their strongest event on it

@@ -55,6 +55,13 @@ class Command(BaseCommand):
         world.add_argument("--world-videos", type=int, default=None, help="catalog size (default 600)")
         world.add_argument("--world-users", type=int, default=None, help="audience size (default 800)")
         world.add_argument("--world-days", type=int, default=None, help="days of simulated activity (default 30)")
+        world.add_argument(
+            "--content-vectors",
+            choices=("engine", "oracle", "both"),
+            default="both",
+            help="world content vectors: the engine's own (renders the world and trains VideoBERT as the demo "
+            "does, or uses --checkpoint), the stand-in vectors from the ground truth (an oracle), or both (default)",
+        )
         parser.add_argument("--seed", type=int, default=42, help="world seed and split seed")
         parser.add_argument("--movielens", metavar="PATH", help="folder with u.data and u.item (MovieLens-100k format)")
         parser.add_argument("--k", default="5,10,20", help="comma-separated cut-offs (default 5,10,20)")
@@ -75,7 +82,11 @@ class Command(BaseCommand):
             help="override a RecommenderConfig field for this run, e.g. --set mmr_lambda=1.0 (repeatable)",
         )
         parser.add_argument("--device", default="cpu", help="torch device for the text tower (MovieLens item texts)")
-        parser.add_argument("--checkpoint", help="VideoBERT checkpoint for the text tower (default: warm start)")
+        parser.add_argument(
+            "--checkpoint",
+            help="VideoBERT checkpoint: the text tower for MovieLens item texts (default: MiniLM warm start), "
+            "and the world's engine vectors (default: train as the demo does)",
+        )
         parser.add_argument(
             "--export-movielens", metavar="PATH", help="instead: write the world in MovieLens format to PATH"
         )
@@ -165,6 +176,16 @@ class Command(BaseCommand):
         yield item_cold_start_protocol(data, embeddings, seed=opts["seed"], config=config)
 
     def world_protocols(self, opts, config: RecommenderConfig):
+        """World protocols with the engine's vectors (the product's figures) and, beside them,
+        the stand-in vectors made from the ground truth ("world-oracle", an upper bound)."""
         from lab.evaluation.synthetic import world_config, world_protocols
 
-        yield from world_protocols(World.generate(world_config(opts)), config=config)
+        world = World.generate(world_config(opts))
+        if opts["content_vectors"] in ("engine", "both"):
+            from lab.evaluation.engine_vectors import world_engine_vectors
+
+            vectors, info = world_engine_vectors(world, checkpoint=opts["checkpoint"], log=self.stderr.write)
+            self.stderr.write(f"world engine vectors: {info}")
+            yield from world_protocols(world, config=config, embeddings=vectors, dataset="world")
+        if opts["content_vectors"] in ("oracle", "both"):
+            yield from world_protocols(world, config=config, dataset="world-oracle")

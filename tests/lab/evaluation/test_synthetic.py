@@ -16,7 +16,8 @@ from lab.synthetic import World, WorldConfig
 from lab.synthetic.catalog import CHANNELS
 from mediarec.recommender.config import RecommenderConfig
 
-ARGS = ["--world-videos", "120", "--world-users", "150", "--world-days", "10", "--seed", "3", "--k", "5,10"]
+WORLD = ["--world-videos", "120", "--world-users", "150", "--world-days", "10", "--seed", "3", "--k", "5,10"]
+ARGS = [*WORLD, "--content-vectors", "oracle"]  # the protocols' mechanics, on the stand-in vectors
 
 
 @pytest.fixture(scope="module")
@@ -95,12 +96,21 @@ def test_same_seed_same_metrics(results, tmp_path):
             assert first["models"][name]["metrics"] == second["models"][name]["metrics"]
 
 
-def test_table_output(tmp_path):
+@pytest.mark.slow
+def test_table_output_with_the_engines_vectors_beside_the_oracle(tmp_path, tiny_checkpoint):
+    """By default the world is rendered and its videos embedded by the engine (here a given
+    checkpoint instead of a demo training run); the stand-in rows come as "world-oracle"."""
     out = StringIO()
-    call_command("evaluate", *ARGS, "--models", "popularity,content", "--plot", str(tmp_path / "p.png"), stdout=out)
+    call_command(
+        "evaluate", *WORLD, "--models", "popularity,content", "--checkpoint", str(tiny_checkpoint),
+        "--plot", str(tmp_path / "p.png"), stdout=out, stderr=StringIO(),
+    )  # fmt: skip
     text = out.getvalue()
     assert "world/new-uploads" in text and "nDCG@10" in text
     assert "content" in text.split("world/temporal", 1)[1]
+    assert "world-oracle/new-uploads" in text
+    engine, oracle = (text.split(f"{name}/new-uploads", 1)[1].split("\n\n", 1)[0] for name in ("world", "world-oracle"))
+    assert engine != oracle, "the engine's vectors, not the stand-in's, score the product rows"
 
 
 def test_world_exported_in_movielens_format_reads_back(world, tmp_path):
