@@ -182,16 +182,30 @@ def evaluate(checkpoint: Path, specs: list, paths: list[Path], num_workers: int 
     return agreement, recall
 
 
-def run(seed: int, settings: dict, *, validation: bool = False, cache: Path = DEFAULT_CACHE, keep: Path | None = None):
+def run(
+    seed: int,
+    settings: dict,
+    *,
+    n_videos: int = 300,
+    validation: bool = False,
+    cache: Path = DEFAULT_CACHE,
+    keep: Path | None = None,
+    checkpoint: str | Path | None = None,
+):
     """Render (or reuse) world ``seed``, train on its training share with ``TrainConfig(**settings)``, evaluate on
     its held-out 20% (``validation``: on 20% of the training share instead, training on the rest)."""
     from videobert_engine.train import TrainConfig, train
 
-    specs, paths = rendered_world(seed, cache=cache)
+    specs, paths = rendered_world(seed, n_videos, cache=cache)
     train_idx, test_idx = split(len(specs), seed)
     if validation:
         inner_train, inner_test = split(len(train_idx), seed + 1)
         train_idx, test_idx = train_idx[inner_train], train_idx[inner_test]
+    held_out = ([specs[i] for i in test_idx], [paths[i] for i in test_idx])
+    if checkpoint is not None:  # a model trained elsewhere (e.g. the demo's): evaluate it as it is
+        agreement, recall = evaluate(Path(checkpoint), *held_out)
+        return Report(seed, len(train_idx), len(test_idx), 0.0, 0.0, 0, 0.0, agreement, recall,
+                      {"checkpoint": str(checkpoint)})  # fmt: skip
     records = [{"path": str(paths[i]), "text": stored_text(specs[i])} for i in train_idx]
     with tempfile.TemporaryDirectory(prefix="embedding-quality-") as tmp:
         out = keep or Path(tmp) / "model.pt"
@@ -203,9 +217,24 @@ def run(seed: int, settings: dict, *, validation: bool = False, cache: Path = DE
         train_s, train_cpu_s = time.perf_counter() - start, time.process_time() - start_cpu
         steps = [json.loads(line) for line in log.read_text().splitlines()]
         loop_s = steps[-1].get("time_s", float("nan")) if steps else 0.0
-        agreement, recall = evaluate(out, [specs[i] for i in test_idx], [paths[i] for i in test_idx])
+        agreement, recall = evaluate(out, *held_out)
     return Report(seed, len(train_idx), len(test_idx), train_s, train_cpu_s, len(steps), loop_s, agreement, recall,
                   {**settings, "validation": validation, "last_step": steps[-1] if steps else {}})  # fmt: skip
+
+
+ORACLE_VIEW = "stand-in vectors (oracle upper bound)"
+
+
+def add_oracle(report: Report, *, n_videos: int, dim: int = 256) -> Report:
+    """Add the world's stand-in vectors (made from the ground truth) of the same held-out videos, as the
+    upper bound of neighbour agreement; they have no text side, so no recall."""
+    from lab.synthetic import World, WorldConfig
+
+    world = World.generate(WorldConfig(n_videos=n_videos, n_users=1, days=30, seed=report.seed))
+    _, test_idx = split(len(world.videos), report.seed)
+    vectors = world.standin_embeddings(dim)[test_idx]
+    report.agreement[ORACLE_VIEW] = neighbour_agreement(vectors, [world.videos[i].attributes for i in test_idx])
+    return report
 
 
 def _parse_settings(pairs: list[str]) -> dict:

@@ -127,3 +127,39 @@ def plot_metrics(protocol_results: list[dict], ks: list[int], path: str | Path) 
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return path
+
+
+def plot_embedding_quality(report, path: str | Path) -> Path:
+    """Two panels: attribute-neighbour agreement over chance per view, and text->video recall@K per query."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig, (left, right) = plt.subplots(1, 2, figsize=(12, 4.2))
+    views = list(report.agreement)
+    attributes = list(next(iter(report.agreement.values())))
+    width = 0.8 / len(views)
+    for v, view in enumerate(views):
+        x = np.arange(len(attributes)) + v * width
+        left.bar(x, [report.agreement[view][a] for a in attributes], width, label=view)
+    left.axhline(1.0, color="grey", lw=0.8, ls="--")
+    left.set_xticks(np.arange(len(attributes)) + 0.4 - width / 2, attributes)
+    left.set_ylabel("10-NN agreement / chance")
+    left.set_title(f"held-out videos of world {report.seed} ({report.n_test})", fontsize=10)
+    left.legend(fontsize=7)
+    ks = [1, 5, 10]
+    for kind, row in report.recall.items():
+        right.plot(ks, [row[k] if k in row else row[str(k)] for k in ks], marker="o", label=kind)
+    right.plot(ks, [min(1.0, k / report.n_test) for k in ks], color="grey", ls="--", label="chance")
+    right.set_xlabel("K")
+    right.set_ylabel("text -> video recall@K")
+    right.set_ylim(0, 1)
+    right.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
