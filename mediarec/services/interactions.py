@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
 
 from django.db import transaction
 from django.utils import timezone
@@ -12,6 +12,12 @@ from django.utils import timezone
 from mediarec.conf import app_settings
 from mediarec.errors import InvalidInteraction, UnknownObject
 from mediarec.models import Interaction, Video
+
+# An event's ``created_at`` must fall in [EARLIEST_EVENT, now + MAX_CLOCK_SKEW]: older
+# dates are typos or epoch zeros, later ones a client clock gone wrong, and both
+# would dominate the time decay of every feed they reach. A date without a zone is UTC.
+EARLIEST_EVENT = datetime(2000, 1, 1, tzinfo=UTC)
+MAX_CLOCK_SKEW = timedelta(days=1)
 
 
 @dataclass(frozen=True)
@@ -30,11 +36,23 @@ class IngestResult:
     duplicates: int
 
 
+def _with_aware_date(event: InteractionEvent) -> InteractionEvent:
+    if event.created_at is None or timezone.is_aware(event.created_at):
+        return event
+    return replace(event, created_at=event.created_at.replace(tzinfo=UTC))
+
+
 def _validate(events: list[InteractionEvent], *, actor) -> None:
     kinds = app_settings.INTERACTION_WEIGHTS
+    latest = timezone.now() + MAX_CLOCK_SKEW
     for i, event in enumerate(events):
         if event.kind not in kinds:
             raise InvalidInteraction(f"event {i}: unknown kind {event.kind!r}; expected one of {sorted(kinds)}.")
+        if event.created_at is not None and not EARLIEST_EVENT <= event.created_at <= latest:
+            raise InvalidInteraction(
+                f"event {i}: created_at {event.created_at.isoformat()} is out of range; "
+                f"it must lie between {EARLIEST_EVENT.date().isoformat()} and one day from now."
+            )
         if actor is not None and not actor.is_staff and event.user_id != actor.pk:
             raise InvalidInteraction(f"event {i}: you may only record interactions as yourself.")
     video_ids = {e.video_id for e in events}
@@ -59,7 +77,7 @@ def interactions_ingest(*, events: Iterable[InteractionEvent], actor=None) -> In
     Events whose ``(user, client_event_id)`` already exists are counted as
     duplicates and skipped, so a client may safely resend a batch.
     """
-    events = list(events)
+    events = [_with_aware_date(e) for e in events]
     if len(events) > app_settings.API_MAX_BATCH:
         raise InvalidInteraction(f"a batch holds at most {app_settings.API_MAX_BATCH} events; got {len(events)}.")
     _validate(events, actor=actor)

@@ -248,3 +248,15 @@ def test_an_idle_connection_is_checked_before_a_request_uses_it(client, catalog,
     monkeypatch.setattr(postgres_base, "RECENTLY_PROVEN_S", 0.0)  # as if it had sat idle
     drop_connection()
     assert served_get(client, url, headers).status_code == 200
+
+
+def test_event_dates_out_of_range_answer_400_with_the_reason(client, catalog):
+    user = UserFactory()
+    headers = token_for(client, user)
+    for when in ("1930-01-01T00:00:00Z", "9999-12-31T00:00:00Z"):
+        body = {"video_id": catalog[0].pk, "kind": "view", "created_at": when}
+        response = post_json(client, "/api/interactions", body, headers=headers)
+        assert response.status_code == 400, response.content
+        assert "between 2000-01-01 and one day from now" in response.json()["detail"]
+    assert Interaction.objects.count() == 0
+    assert client.get(f"/api/users/{user.pk}/recommendations", headers=headers).status_code == 200
