@@ -25,7 +25,7 @@ from ninja.errors import HttpError
 from ninja.files import UploadedFile
 from ninja.security import HttpBearer, SessionAuth
 from ninja.throttling import AnonRateThrottle, AuthRateThrottle
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, StrictFloat, StrictInt
 
 from mediarec.conf import app_settings
 from mediarec.errors import (
@@ -38,7 +38,7 @@ from mediarec.errors import (
 )
 from mediarec.models import Video
 from mediarec.selectors import user_active_by_pk, video_list_visible
-from mediarec.services.interactions import InteractionEvent, interactions_ingest
+from mediarec.services.interactions import MAX_EVENT_VALUE, InteractionEvent, interactions_ingest
 from mediarec.services.videos import video_create
 from mediarec.serving.feeds import MAX_WINDOW, recommendations_for_user, videos_search, videos_similar
 
@@ -177,10 +177,11 @@ class SearchOut(BaseModel):
 
 
 class InteractionIn(Schema):
-    video_id: int
+    # Strict types: ``true`` is not video 1 and ``"5"`` is not a number.
+    video_id: StrictInt
     kind: str = Field(max_length=32)
-    value: float = 0.0
-    user_id: int | None = Field(None, description="Defaults to the caller; only staff may post for others.")
+    value: StrictFloat = Field(0.0, ge=-MAX_EVENT_VALUE, le=MAX_EVENT_VALUE, allow_inf_nan=False)
+    user_id: StrictInt | None = Field(None, description="Defaults to the caller; only staff may post for others.")
     client_event_id: str | None = Field(None, max_length=128, description="Makes a resend idempotent.")
     created_at: datetime | None = None
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
@@ -18,6 +19,8 @@ from mediarec.models import Interaction, Video
 # would dominate the time decay of every feed they reach. A date without a zone is UTC.
 EARLIEST_EVENT = datetime(2000, 1, 1, tzinfo=UTC)
 MAX_CLOCK_SKEW = timedelta(days=1)
+# ``value`` (a watch fraction, seconds, a rating) must be finite and at most this in size.
+MAX_EVENT_VALUE = 1e6
 
 
 @dataclass(frozen=True)
@@ -48,6 +51,13 @@ def _validate(events: list[InteractionEvent], *, actor) -> None:
     for i, event in enumerate(events):
         if event.kind not in kinds:
             raise InvalidInteraction(f"event {i}: unknown kind {event.kind!r}; expected one of {sorted(kinds)}.")
+        if (
+            not (isinstance(event.value, int | float) and math.isfinite(event.value))
+            or abs(event.value) > MAX_EVENT_VALUE
+        ):
+            raise InvalidInteraction(
+                f"event {i}: value {event.value!r} is out of range; it must be a finite number within ±{MAX_EVENT_VALUE:g}."
+            )
         if event.created_at is not None and not EARLIEST_EVENT <= event.created_at <= latest:
             raise InvalidInteraction(
                 f"event {i}: created_at {event.created_at.isoformat()} is out of range; "

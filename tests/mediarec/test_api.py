@@ -260,3 +260,35 @@ def test_event_dates_out_of_range_answer_400_with_the_reason(client, catalog):
         assert "between 2000-01-01 and one day from now" in response.json()["detail"]
     assert Interaction.objects.count() == 0
     assert client.get(f"/api/users/{user.pk}/recommendations", headers=headers).status_code == 200
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        '{"video_id": %(id)s, "kind": "view", "value": NaN}',
+        '{"video_id": %(id)s, "kind": "view", "value": Infinity}',
+        '{"video_id": %(id)s, "kind": "view", "value": -Infinity}',
+        '{"video_id": %(id)s, "kind": "view", "value": 1e308}',
+        '{"video_id": %(id)s, "kind": "view", "value": 1000000.5}',
+        '{"video_id": %(id)s, "kind": "view", "value": true}',
+        '{"video_id": true, "kind": "view"}',
+        '{"video_id": "%(id)s", "kind": "view"}',
+        '{"video_id": %(id)s.0, "kind": "view"}',
+        '{"video_id": %(id)s, "kind": "view", "user_id": true}',
+    ],
+)
+def test_impossible_values_and_loose_ids_answer_422_and_store_nothing(client, catalog, raw):
+    headers = token_for(client, UserFactory())
+    body = raw % {"id": catalog[0].pk}
+    response = client.post("/api/interactions", body, content_type="application/json", headers=headers)
+    assert response.status_code == 422, response.content
+    assert response.json()["detail"]
+    assert Interaction.objects.count() == 0
+
+
+def test_values_within_the_documented_range_are_stored(client, catalog):
+    headers = token_for(client, UserFactory())
+    for value in (1_000_000, -1e6, 0.5, 3):
+        body = {"video_id": catalog[0].pk, "kind": "view", "value": value}
+        assert post_json(client, "/api/interactions", body, headers=headers).status_code == 201
+    assert sorted(Interaction.objects.values_list("value", flat=True)) == [-1e6, 0.5, 3.0, 1e6]

@@ -47,3 +47,11 @@ def test_dates_in_range_are_stored_and_a_naive_date_is_utc():
     assert result.created == 3
     stored = sorted(Interaction.objects.values_list("created_at", flat=True))
     assert stored[1] == datetime(2021, 6, 1, 12, tzinfo=UTC)
+
+
+@pytest.mark.parametrize("value", [float("nan"), float("inf"), -float("inf"), 1e308, -1e6 - 1])
+def test_values_that_are_not_finite_or_out_of_range_are_refused(value):
+    user, video = UserFactory(), VideoFactory()
+    with pytest.raises(InvalidInteraction, match="must be a finite number within ±1e"):
+        interactions_ingest(events=[event(user, video, value=value)], actor=user)
+    assert Interaction.objects.count() == 0
