@@ -242,6 +242,8 @@ def _check_self_or_staff(request, user_id: int) -> None:
 @api.post("/token", auth=None, response={200: TokenOut, 401: ErrorOut}, tags=["auth"])
 def token_create(request, body: TokenIn):
     """Exchange a username and password for a bearer token."""
+    if "\x00" in body.username or "\x00" in body.password:
+        raise HttpError(400, "the username or password contains a NUL character.")
     user = authenticate(request, username=body.username, password=body.password)
     if user is None:
         return Status(401, {"detail": "wrong username or password."})

@@ -17,6 +17,10 @@ class InvalidUpload(MediarecError):
     """The uploaded file is not a video we can use (or is over a limit)."""
 
 
+class InvalidQuery(MediarecError):
+    """A search query the database cannot take (a NUL character)."""
+
+
 class UnknownObject(MediarecError):
     """An id that names no video, user or model version."""
 

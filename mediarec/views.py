@@ -10,7 +10,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
 from mediarec.conf import app_settings
-from mediarec.errors import MediarecError
+from mediarec.errors import InvalidQuery, MediarecError
 from mediarec.models import Interaction, Video
 from mediarec.recommender.blend import explanation
 from mediarec.selectors import video_for_media, video_list_visible
@@ -107,5 +107,9 @@ def video_react(request: HttpRequest, pk: int) -> HttpResponse:
 
 def search(request: HttpRequest) -> HttpResponse:
     query = request.GET.get("q", "").strip()[:200]
-    results = videos_search(query=query, limit=24) if query else None
+    try:
+        results = videos_search(query=query, limit=24) if query else None
+    except InvalidQuery as exc:
+        context = {"query": query.replace("\x00", ""), "results": None, "error": str(exc)}
+        return render(request, "mediarec/search.html", context, status=400)
     return render(request, "mediarec/search.html", {"query": query, "results": results})

@@ -58,6 +58,8 @@ def _validate(events: list[InteractionEvent], *, actor) -> None:
             raise InvalidInteraction(
                 f"event {i}: value {event.value!r} is out of range; it must be a finite number within ±{MAX_EVENT_VALUE:g}."
             )
+        if event.client_event_id is not None and "\x00" in event.client_event_id:
+            raise InvalidInteraction(f"event {i}: client_event_id contains a NUL character.")
         if event.created_at is not None and not EARLIEST_EVENT <= event.created_at <= latest:
             raise InvalidInteraction(
                 f"event {i}: created_at {event.created_at.isoformat()} is out of range; "

@@ -16,6 +16,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from mediarec.conf import app_settings
+from mediarec.errors import InvalidUpload
 from mediarec.models import Video, VideoStatus
 from mediarec.services.media_probe import ProbeResult, probe_video_file
 
@@ -60,8 +61,13 @@ def video_create(
     """Probe ``upload``; store it with its thumbnail and queue it for embedding.
 
     Raises :class:`~mediarec.errors.InvalidUpload` and stores nothing when the
-    file has no decodable video stream or is over a configured limit.
+    file has no decodable video stream or is over a configured limit, or a
+    text field holds a NUL character (PostgreSQL text cannot).
     """
+    texts = {"title": title, "description": description, "tags": tags, "transcript": transcript, "channel": channel}
+    for field, text in texts.items():
+        if "\x00" in (text if isinstance(text, str) else "".join(text)):
+            raise InvalidUpload(f"the {field} contains a NUL character.")
     video = Video(
         title=title.strip() or Path(upload.name or "untitled").stem,
         description=description,

@@ -292,3 +292,17 @@ def test_values_within_the_documented_range_are_stored(client, catalog):
         body = {"video_id": catalog[0].pk, "kind": "view", "value": value}
         assert post_json(client, "/api/interactions", body, headers=headers).status_code == 201
     assert sorted(Interaction.objects.values_list("value", flat=True)) == [-1e6, 0.5, 3.0, 1e6]
+
+
+def test_nul_characters_answer_400_with_the_reason(client, catalog):
+    client.raise_request_exception = False
+    user = UserFactory()
+    headers = token_for(client, user)
+    response = client.get("/api/search?q=Clip%007")
+    assert response.status_code == 400 and "NUL" in response.json()["detail"]
+    body = {"video_id": catalog[0].pk, "kind": "view", "client_event_id": "e\x001"}
+    response = post_json(client, "/api/interactions", body, headers=headers)
+    assert response.status_code == 400 and "client_event_id contains a NUL" in response.json()["detail"]
+    response = post_json(client, "/api/token", {"username": f"{user.username}\x00", "password": "pw"})
+    assert response.status_code == 400 and "NUL" in response.json()["detail"]
+    assert Interaction.objects.count() == 0

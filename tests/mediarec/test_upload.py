@@ -131,3 +131,13 @@ def test_vector_extension_and_status_constraint():
         Video.objects.create(title="x", status="bogus")
     with pytest.raises(IntegrityError), transaction.atomic():
         Video.objects.create(title="x", status=VideoStatus.READY)  # ready needs an embedding
+
+
+@pytest.mark.parametrize("field", ["title", "description", "tags"])
+def test_a_nul_in_a_text_field_is_refused_before_anything_is_stored(mp4_file, settings, field):
+    before = stored_files(settings)
+    fields = {"title": "ok", field: "bad\x00text"}
+    with pytest.raises(InvalidUpload, match=f"the {field} contains a NUL character"):
+        video_create(upload=as_upload(mp4_file), **fields)
+    assert Video.objects.count() == 0
+    assert stored_files(settings) == before
