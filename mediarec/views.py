@@ -62,7 +62,8 @@ def _why(request: HttpRequest, video: Video) -> str | None:
         return None
     because_title = None
     because = request.GET.get("because", "")
-    if because.isdigit() and request.user.is_authenticated:
+    # ASCII digits only ("²".isdigit() is true; int() refuses it), and within a bigint.
+    if because.isascii() and because.isdigit() and len(because) <= 18 and request.user.is_authenticated:
         # Only name a video the user really interacted with.
         seen = Interaction.objects.filter(user=request.user, video_id=int(because)).select_related("video").first()
         because_title = seen.video.title if seen else None

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from django.test import Client
 
-from mediarec.models import Video
+from mediarec.models import Interaction, Video
 from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -27,3 +27,18 @@ def test_a_nul_in_the_search_query_answers_400_with_a_message(viewer_client):
     assert "contains a NUL character" in page
     assert "\x00" not in page
     assert viewer_client.get("/search/?q=jazz").status_code == 200
+
+
+@pytest.mark.parametrize("because", ["%C2%B2", "%D9%A3", "1%00", "99999999999999999999999", "-1", "", "abc"])
+def test_a_because_that_is_not_a_plain_id_is_ignored(viewer_client, because):
+    video = Video.objects.create(title="Clip")
+    response = viewer_client.get(f"/videos/{video.pk}/?reason=cf&because={because}")
+    assert response.status_code == 200
+
+
+def test_a_because_names_a_video_the_user_watched(viewer_client):
+    seen, video = Video.objects.create(title="Seen before"), Video.objects.create(title="Clip")
+    user = viewer_client.session["_auth_user_id"]
+    Interaction.objects.create(user_id=user, video=seen, kind="like")
+    response = viewer_client.get(f"/videos/{video.pk}/?reason=content&because={seen.pk}")
+    assert "Seen before" in response.content.decode()
