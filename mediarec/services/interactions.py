@@ -13,6 +13,7 @@ from django.utils import timezone
 from mediarec.conf import app_settings
 from mediarec.errors import InvalidInteraction, UnknownObject
 from mediarec.models import Interaction, Video
+from mediarec.selectors import video_list_visible
 
 # An event's ``created_at`` must fall in [EARLIEST_EVENT, now + MAX_CLOCK_SKEW]: older
 # dates are typos or epoch zeros, later ones a client clock gone wrong, and both
@@ -68,7 +69,10 @@ def _validate(events: list[InteractionEvent], *, actor) -> None:
         if actor is not None and not actor.is_staff and event.user_id != actor.pk:
             raise InvalidInteraction(f"event {i}: you may only record interactions as yourself.")
     video_ids = {e.video_id for e in events}
-    found = set(Video.objects.filter(pk__in=video_ids).values_list("pk", flat=True))
+    # An unpublished video the actor may not see answers exactly as an unknown id,
+    # so ingest cannot be used to find out which ids exist.
+    videos = Video.objects.all() if actor is None else video_list_visible(user=actor)
+    found = set(videos.filter(pk__in=video_ids).values_list("pk", flat=True))
     missing = sorted(video_ids - found)
     if missing:
         raise UnknownObject(f"unknown video id(s): {', '.join(map(str, missing[:10]))}.")
@@ -84,6 +88,9 @@ def _validate(events: list[InteractionEvent], *, actor) -> None:
 @transaction.atomic
 def interactions_ingest(*, events: Iterable[InteractionEvent], actor=None) -> IngestResult:
     """Validate all events, then store those not seen before.
+
+    ``actor`` is who sends them (None: the site itself, e.g. an import): they
+    may only name videos they may see and, unless staff, only themselves.
 
     The whole batch is refused (nothing stored) if any event is invalid.
     Events whose ``(user, client_event_id)`` already exists are counted as

@@ -306,3 +306,18 @@ def test_nul_characters_answer_400_with_the_reason(client, catalog):
     response = post_json(client, "/api/token", {"username": f"{user.username}\x00", "password": "pw"})
     assert response.status_code == 400 and "NUL" in response.json()["detail"]
     assert Interaction.objects.count() == 0
+
+
+def test_an_interaction_on_an_unpublished_video_answers_the_same_404_as_an_unknown_id(client, catalog):
+    uploader = UserFactory()
+    draft = Video.objects.create(title="draft", published=False, uploader=uploader)
+    headers = token_for(client, UserFactory())
+    answers = [
+        post_json(client, "/api/interactions", {"video_id": pk, "kind": "view"}, headers=headers)
+        for pk in (draft.pk, 999_999)
+    ]
+    assert [r.status_code for r in answers] == [404, 404]
+    assert answers[0].json()["detail"] == f"unknown video id(s): {draft.pk}."
+    body = {"video_id": draft.pk, "kind": "view"}
+    assert post_json(client, "/api/interactions", body, headers=token_for(client, uploader)).status_code == 201
+    assert Interaction.objects.count() == 1

@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from django.utils import timezone
 
-from mediarec.errors import InvalidInteraction
+from mediarec.errors import InvalidInteraction, UnknownObject
 from mediarec.models import Interaction
 from mediarec.services.interactions import InteractionEvent, interactions_ingest
 from tests.factories import UserFactory, VideoFactory
@@ -55,3 +55,14 @@ def test_values_that_are_not_finite_or_out_of_range_are_refused(value):
     with pytest.raises(InvalidInteraction, match="must be a finite number within ±1e"):
         interactions_ingest(events=[event(user, video, value=value)], actor=user)
     assert Interaction.objects.count() == 0
+
+
+def test_an_unpublished_video_answers_as_an_unknown_id_unless_the_actor_may_see_it():
+    uploader, other, staff = UserFactory(), UserFactory(), UserFactory(is_staff=True)
+    draft = VideoFactory(published=False, uploader=uploader)
+    for missing in (draft.pk, 999_999):
+        with pytest.raises(UnknownObject, match=f"unknown video id\\(s\\): {missing}\\."):
+            interactions_ingest(events=[event(other, VideoFactory.build(pk=missing))], actor=other)
+    assert interactions_ingest(events=[event(uploader, draft)], actor=uploader).created == 1
+    assert interactions_ingest(events=[event(other, draft)], actor=staff).created == 1
+    assert Interaction.objects.count() == 2
