@@ -4,12 +4,14 @@ with a readable reason and leaves nothing behind."""
 
 from __future__ import annotations
 
+import logging
+import socket
 from pathlib import Path
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
-from mediarec.errors import InvalidUpload
+from mediarec.errors import BROKER_UNAVAILABLE_MESSAGE, InvalidUpload
 from mediarec.models import Video, VideoStatus
 from mediarec.services.videos import video_create, video_update
 from tests.videos import write_audio_only, write_video
@@ -141,3 +143,64 @@ def test_a_nul_in_a_text_field_is_refused_before_anything_is_stored(mp4_file, se
         video_create(upload=as_upload(mp4_file), **fields)
     assert Video.objects.count() == 0
     assert stored_files(settings) == before
+
+
+def _point_broker_at(app, url: str) -> None:
+    """Send the app's next messages to ``url`` (its pools are dropped, so it connects anew)."""
+    app.conf.broker_url = app.conf.broker_write_url = url
+    app._pool = None
+    app.amqp._producer_pool = None
+
+
+@pytest.fixture
+def broker_down(settings):
+    """The Celery app pointed at a closed port on this machine for the test, then back at the real Redis."""
+    from tasks.celery import app
+    from tests.conftest import require_redis
+
+    require_redis(settings.CELERY_BROKER_URL)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        closed = f"redis://127.0.0.1:{s.getsockname()[1]}/0"  # nothing listens once the socket closes
+    _point_broker_at(app, closed)
+    yield app
+    _point_broker_at(app, settings.CELERY_BROKER_URL)
+
+
+def _gpu_queue(app, conn):
+    return app.amqp.queues["gpu"].bind(conn.default_channel)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_upload_with_the_broker_down_is_stored_queued_and_the_sweep_sends_it(
+    broker_down, client, mp4_file, caplog, settings
+):
+    from tasks.maintenance import requeue_stuck_embeddings
+    from tests.factories import UserFactory
+
+    client.force_login(UserFactory())
+    with caplog.at_level(logging.ERROR, logger="mediarec.services.videos"), open(mp4_file, "rb") as fh:
+        response = client.post("/api/videos", {"file": fh, "title": "Red square"})
+    assert response.status_code == 201, response.content
+    assert response.json()["status"] == "queued"
+    video = Video.objects.get()
+    assert video.status == VideoStatus.QUEUED and video.error_message == BROKER_UNAVAILABLE_MESSAGE
+    assert Path(video.file.path).read_bytes() == mp4_file.read_bytes()  # the committed row keeps its files
+    assert Path(video.thumbnail.path).exists()
+    assert "task broker unreachable" in caplog.text and str(video.pk) in caplog.text
+
+    # The broker is back: the beat's sweep sends the video at once, without waiting for it to look stuck.
+    _point_broker_at(broker_down, settings.CELERY_BROKER_URL)
+    with broker_down.connection_for_write() as conn:
+        _gpu_queue(broker_down, conn).purge()
+    try:
+        assert requeue_stuck_embeddings.apply().get() == 1
+        with broker_down.connection_for_write() as conn:
+            message = _gpu_queue(broker_down, conn).get(no_ack=True)
+        assert message is not None and message.headers["task"] == "tasks.embedding.embed_videos"
+        assert message.decode()[0] == [[video.pk]]
+    finally:
+        with broker_down.connection_for_write() as conn:
+            _gpu_queue(broker_down, conn).purge()
+    video.refresh_from_db()
+    assert video.status == VideoStatus.QUEUED and video.error_message == ""
