@@ -24,7 +24,6 @@ from ninja import File, Form, NinjaAPI, Query, Schema, Status
 from ninja.errors import HttpError
 from ninja.files import UploadedFile
 from ninja.security import HttpBearer, SessionAuth
-from ninja.throttling import AnonRateThrottle, AuthRateThrottle
 from pydantic import BaseModel, Field, StrictFloat, StrictInt
 
 from mediarec.conf import app_settings
@@ -41,6 +40,7 @@ from mediarec.selectors import user_active_by_pk, video_list_visible
 from mediarec.services.interactions import MAX_EVENT_VALUE, InteractionEvent, interactions_ingest
 from mediarec.services.videos import video_create
 from mediarec.serving.feeds import MAX_WINDOW, recommendations_for_user, videos_search, videos_similar
+from mediarec.throttling import AnonThrottle, AuthThrottle
 
 log = logging.getLogger(__name__)
 
@@ -83,7 +83,7 @@ api = NinjaAPI(
     description="Personalized video recommendations, similar videos, search, interaction ingest and uploads.",
     urls_namespace="api",
     auth=[BearerToken(), SessionAuth()],
-    throttle=[AnonRateThrottle(app_settings.API_THROTTLE_RATE), AuthRateThrottle(app_settings.API_THROTTLE_RATE)],
+    throttle=[AnonThrottle(app_settings.API_THROTTLE_RATE), AuthThrottle(app_settings.API_THROTTLE_RATE)],
 )
 
 

@@ -126,6 +126,8 @@ if os.environ.get("MEDIAREC_CACHE_URL"):
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
             "LOCATION": os.environ["MEDIAREC_CACHE_URL"],
             "KEY_PREFIX": os.environ.get("MEDIAREC_CACHE_KEY_PREFIX", "mediarec"),
+            # A lost cache must cost a request little: the throttle then fails open (mediarec/throttling.py).
+            "OPTIONS": {"socket_connect_timeout": 0.5, "socket_timeout": 0.5},
         }
     }
 
