@@ -40,7 +40,7 @@ from mediarec.selectors import user_active_by_pk, video_list_visible
 from mediarec.services.interactions import MAX_EVENT_VALUE, InteractionEvent, interactions_ingest
 from mediarec.services.videos import video_create
 from mediarec.serving.feeds import MAX_WINDOW, recommendations_for_user, videos_search, videos_similar
-from mediarec.throttling import AnonThrottle, AuthThrottle
+from mediarec.throttling import AnonThrottle, AuthThrottle, TokenClientThrottle, TokenUsernameThrottle
 
 log = logging.getLogger(__name__)
 
@@ -196,8 +196,8 @@ class IngestOut(Schema):
 
 
 class TokenIn(Schema):
-    username: str
-    password: str
+    username: str = Field(max_length=150)
+    password: str = Field(max_length=1024)
 
 
 class TokenOut(Schema):
@@ -239,9 +239,17 @@ def _check_self_or_staff(request, user_id: int) -> None:
 
 
 # --- endpoints --------------------------------------------------------------
-@api.post("/token", auth=None, response={200: TokenOut, 401: ErrorOut}, tags=["auth"])
+TOKEN_THROTTLES = [
+    TokenUsernameThrottle(app_settings.API_TOKEN_THROTTLE_RATE),
+    TokenClientThrottle(app_settings.API_TOKEN_CLIENT_THROTTLE_RATE),
+]
+
+
+@api.post(
+    "/token", auth=None, throttle=TOKEN_THROTTLES, response={200: TokenOut, 400: ErrorOut, 401: ErrorOut}, tags=["auth"]
+)
 def token_create(request, body: TokenIn):
-    """Exchange a username and password for a bearer token."""
+    """Exchange a username and password for a bearer token (attempts are throttled per username and per client)."""
     if "\x00" in body.username or "\x00" in body.password:
         raise HttpError(400, "the username or password contains a NUL character.")
     user = authenticate(request, username=body.username, password=body.password)

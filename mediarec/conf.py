@@ -45,6 +45,9 @@ DEFAULTS: dict[str, Any] = {
     # API.
     "API_MAX_BATCH": 1000,
     "API_THROTTLE_RATE": "6000/m",
+    # POST /api/token: attempts per username, and per client address (password guessing).
+    "API_TOKEN_THROTTLE_RATE": "10/m",
+    "API_TOKEN_CLIENT_THROTTLE_RATE": "30/m",
 }
 
 

@@ -57,3 +57,31 @@ def test_with_the_cache_back_the_throttle_counts_again(client, monkeypatch):
         monkeypatch.setattr(throttle, "num_requests", 2)
     statuses = [client.get("/api/search?q=clip").status_code for _ in range(3)]
     assert statuses == [200, 200, 429]
+
+
+def _token(client, username, password="wrong", **extra):
+    return client.post(
+        "/api/token", {"username": username, "password": password}, content_type="application/json", **extra
+    )
+
+
+def test_token_attempts_are_throttled_per_username_and_per_client(client, monkeypatch):
+    from mediarec.api import TOKEN_THROTTLES
+
+    cache.clear()
+    per_username, per_client = TOKEN_THROTTLES
+    monkeypatch.setattr(per_username, "num_requests", 3)
+    monkeypatch.setattr(per_client, "num_requests", 5)
+    alice, bob = UserFactory(), UserFactory()
+    guesses = [_token(client, alice.username).status_code for _ in range(4)]
+    assert guesses == [401, 401, 401, 429]
+    # Even the right password waits: the counter is the username's, not the password's.
+    assert _token(client, alice.username, "pw").status_code == 429
+    # The same username from another client is still throttled; X-Forwarded-For is not trusted by default.
+    assert _token(client, alice.username, "pw", REMOTE_ADDR="10.0.0.9").status_code == 429
+    # Another username from the first client: its own budget, until the client's runs out (5 attempts).
+    assert _token(client, bob.username, "pw").status_code == 429  # the client's 6th attempt
+    assert _token(client, bob.username, "pw", REMOTE_ADDR="10.0.0.7").status_code == 200
+    spoofed = _token(client, "carol", HTTP_X_FORWARDED_FOR="10.0.0.8")
+    assert spoofed.status_code == 429  # the header does not buy the client a fresh budget
+    assert spoofed["Retry-After"]
