@@ -24,6 +24,9 @@ DEFAULTS: dict[str, Any] = {
     "MAX_DURATION_S": 3 * 60 * 60,
     "MAX_WIDTH": 3840,
     "MAX_HEIGHT": 2160,
+    # Smaller frames are refused (a 1x1 "video" carries nothing to recommend on).
+    "MIN_WIDTH": 32,
+    "MIN_HEIGHT": 32,
     # Interaction kinds and their CF confidence weights (negative = dislike).
     "INTERACTION_WEIGHTS": DEFAULT_KIND_WEIGHTS,
     # Embedding pipeline.

@@ -14,7 +14,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from mediarec.errors import BROKER_UNAVAILABLE_MESSAGE, InvalidUpload
 from mediarec.models import Video, VideoStatus
 from mediarec.services.videos import video_create, video_update
-from tests.videos import write_audio_only, write_video
+from tests.videos import write_audio_only, write_audio_with_cover, write_video
 
 pytestmark = pytest.mark.django_db
 
@@ -204,3 +204,40 @@ def test_an_upload_with_the_broker_down_is_stored_queued_and_the_sweep_sends_it(
             _gpu_queue(broker_down, conn).purge()
     video.refresh_from_db()
     assert video.status == VideoStatus.QUEUED and video.error_message == ""
+
+
+def test_a_file_cut_short_behind_an_index_at_the_front_is_refused(tmp_path):
+    # "faststart": the moov index comes first, so the header still claims the full 10 s.
+    good = write_video(tmp_path / "fast.mp4", frames=120, options={"movflags": "faststart"}).read_bytes()
+    assert good.find(b"moov") < good.find(b"mdat")
+    assert video_create(upload=SimpleUploadedFile("whole.mp4", good), title="whole").duration_s == pytest.approx(
+        10, abs=0.2
+    )
+    with pytest.raises(InvalidUpload, match=r"is truncated: its data ends at \d+\.\d s of the 10\.0 s it declares"):
+        video_create(upload=SimpleUploadedFile("half.mp4", good[: len(good) // 2]), title="half")
+    assert Video.objects.count() == 1
+
+
+def test_audio_with_cover_art_is_not_a_video(tmp_path):
+    path = write_audio_with_cover(tmp_path / "song.m4a")
+    with pytest.raises(InvalidUpload, match="audio with a still picture"):
+        video_create(upload=as_upload(path), title="song")
+    assert Video.objects.count() == 0
+
+
+def test_a_webm_without_a_duration_header_is_measured(tmp_path):
+    path = write_video(tmp_path / "live.webm", codec="libvpx-vp9", frames=24, fps=12, options={"live": "1"})
+    import av
+
+    with av.open(str(path)) as container:
+        assert container.duration is None and container.streams.video[0].duration is None
+    video = video_create(upload=as_upload(path), title="live")
+    assert video.duration_s == pytest.approx(2.0, abs=0.15)
+
+
+@pytest.mark.parametrize("size", [(1, 1), (16, 48), (64, 16)])
+def test_frames_below_the_minimum_size_are_refused(tmp_path, size):
+    path = write_video(tmp_path / "tiny.mp4", size=size, codec="mpeg4" if size == (1, 1) else "libx264")
+    with pytest.raises(InvalidUpload, match=f"is {size[0]}x{size[1]}; the minimum is 32x32"):
+        video_create(upload=as_upload(path), title="tiny")
+    assert Video.objects.count() == 0
