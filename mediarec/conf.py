@@ -27,6 +27,8 @@ DEFAULTS: dict[str, Any] = {
     # Smaller frames are refused (a 1x1 "video" carries nothing to recommend on).
     "MIN_WIDTH": 32,
     "MIN_HEIGHT": 32,
+    # A page view of a video the same user viewed less than this long ago is not recorded again.
+    "VIEW_DEDUP_WINDOW_S": 30 * 60,
     # Interaction kinds and their CF confidence weights (negative = dislike).
     "INTERACTION_WEIGHTS": DEFAULT_KIND_WEIGHTS,
     # Embedding pipeline.

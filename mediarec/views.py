@@ -14,7 +14,7 @@ from mediarec.errors import InvalidQuery, MediarecError
 from mediarec.models import Interaction, Video
 from mediarec.recommender.blend import explanation
 from mediarec.selectors import video_for_media, video_list_visible
-from mediarec.services.interactions import interaction_record
+from mediarec.services.interactions import interaction_record, interaction_record_view
 from mediarec.services.media_probe import MEDIA_TYPES
 from mediarec.serving.feeds import recommendations_for_user, videos_search, videos_similar
 
@@ -74,7 +74,7 @@ def video_detail(request: HttpRequest, pk: int) -> HttpResponse:
     video = _visible(request, pk)
     reaction = None
     if request.user.is_authenticated:
-        interaction_record(user=request.user, video_id=video.pk, kind="view")
+        interaction_record_view(user=request.user, video_id=video.pk)
         reaction = (
             Interaction.objects.filter(user=request.user, video=video, kind__in=REACTIONS)
             .values_list("kind", flat=True)

@@ -145,3 +145,12 @@ def interaction_record(
         user_id=user.pk, video_id=video_id, kind=kind, value=value, client_event_id=client_event_id
     )
     return interactions_ingest(events=[event], actor=actor or user)
+
+
+def interaction_record_view(*, user, video_id: int) -> IngestResult:
+    """Record that ``user`` opened a video's page, once per ``MEDIAREC_VIEW_DEDUP_WINDOW_S``:
+    a reload or a back-and-forth is not a second view."""
+    since = timezone.now() - timedelta(seconds=app_settings.VIEW_DEDUP_WINDOW_S)
+    if Interaction.objects.filter(user=user, video_id=video_id, kind="view", created_at__gte=since).exists():
+        return IngestResult(created=0, duplicates=1)
+    return interaction_record(user=user, video_id=video_id, kind="view")

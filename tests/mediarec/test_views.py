@@ -3,8 +3,11 @@ a plain number, repeat views of one video; a clear answer, never a 500."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 from django.test import Client
+from django.utils import timezone
 
 from mediarec.models import Interaction, Video
 from tests.factories import UserFactory
@@ -42,3 +45,17 @@ def test_a_because_names_a_video_the_user_watched(viewer_client):
     Interaction.objects.create(user_id=user, video=seen, kind="like")
     response = viewer_client.get(f"/videos/{video.pk}/?reason=content&because={seen.pk}")
     assert "Seen before" in response.content.decode()
+
+
+def test_a_repeat_view_within_the_window_is_recorded_once(viewer_client, settings):
+    settings.MEDIAREC_VIEW_DEDUP_WINDOW_S = 30 * 60
+    video, other = Video.objects.create(title="Clip"), Video.objects.create(title="Other")
+    for _ in range(3):
+        assert viewer_client.get(f"/videos/{video.pk}/").status_code == 200
+    assert viewer_client.get(f"/videos/{other.pk}/").status_code == 200
+    views = Interaction.objects.filter(kind="view")
+    assert sorted(views.values_list("video_id", flat=True)) == sorted([video.pk, other.pk])
+    # Past the window, the next page load is a new view.
+    views.filter(video=video).update(created_at=timezone.now() - timedelta(minutes=31))
+    viewer_client.get(f"/videos/{video.pk}/")
+    assert views.filter(video=video).count() == 2
