@@ -34,6 +34,7 @@ from mediarec.errors import (
     MediarecError,
     ModelNotActive,
     UnknownObject,
+    UploadTooLarge,
 )
 from mediarec.models import Video
 from mediarec.selectors import user_active_by_pk, video_list_visible
@@ -90,6 +91,11 @@ api = NinjaAPI(
 @api.exception_handler(UnknownObject)
 def _unknown(request, exc):
     return api.create_response(request, {"detail": str(exc)}, status=404)
+
+
+@api.exception_handler(UploadTooLarge)
+def _too_large(request, exc):
+    return api.create_response(request, {"detail": str(exc)}, status=413)
 
 
 @api.exception_handler(ModelNotActive)

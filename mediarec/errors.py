@@ -1,5 +1,6 @@
 """Named domain errors. Each carries a message fit to show a user as is."""
 
+from django.core.exceptions import RequestDataTooBig
 from django.db import InterfaceError, OperationalError
 from kombu.exceptions import OperationalError as BrokerOperationalError
 
@@ -25,6 +26,11 @@ class InvalidUpload(MediarecError):
 
 class InvalidQuery(MediarecError):
     """A search query the database cannot take (a NUL character)."""
+
+
+class UploadTooLarge(InvalidUpload, RequestDataTooBig):
+    """An upload over ``MEDIAREC_MAX_UPLOAD_BYTES``, stopped while it streams in. The API
+    answers 413; elsewhere Django answers it as a ``SuspiciousOperation`` (400), never 500."""
 
 
 class UnknownObject(MediarecError):

@@ -17,6 +17,7 @@ import av
 
 from mediarec.conf import app_settings
 from mediarec.errors import InvalidUpload
+from mediarec.uploads import size_text
 
 THUMBNAIL_WIDTH = 320
 # A file whose packets end earlier than its header says by more than this is truncated.
@@ -70,9 +71,7 @@ def probe_video_file(path: Path, *, original_name: str = "") -> ProbeResult:
     if size == 0:
         raise InvalidUpload(f"{name!r} is empty (0 bytes).")
     if size > app_settings.MAX_UPLOAD_BYTES:
-        raise InvalidUpload(
-            f"{name!r} is {size / 1e6:.1f} MB; the limit is {app_settings.MAX_UPLOAD_BYTES / 1e6:.0f} MB."
-        )
+        raise InvalidUpload(f"{name!r} is {size_text(size)}; the limit is {size_text(app_settings.MAX_UPLOAD_BYTES)}.")
     try:
         container = av.open(str(path), timeout=10.0)
     except (av.FFmpegError, OSError, UnicodeDecodeError) as exc:
