@@ -25,6 +25,7 @@ log = logging.getLogger(__name__)
 
 EMBED_TASK = "tasks.embedding.embed_videos"
 TEXT_FIELDS = ("title", "description", "tags", "transcript")
+TITLE_MAX = Video._meta.get_field("title").max_length
 
 
 def normalize_tags(tags: str | Iterable[str]) -> str:
@@ -69,10 +70,15 @@ def video_create(
     """
     texts = {"title": title, "description": description, "tags": tags, "transcript": transcript, "channel": channel}
     for field, text in texts.items():
-        if "\x00" in (text if isinstance(text, str) else "".join(text)):
+        text = normalize_tags(text) if field == "tags" else text
+        if "\x00" in text:
             raise InvalidUpload(f"the {field} contains a NUL character.")
+        limit = Video._meta.get_field(field).max_length
+        if limit is not None and len(text.strip()) > limit:
+            raise InvalidUpload(f"the {field} is {len(text.strip()):,} characters long; the limit is {limit:,}.")
     video = Video(
-        title=title.strip() or Path(upload.name or "untitled").stem,
+        # Without a title, the client's file name, cut to fit the column and rid of NULs.
+        title=title.strip() or Path(upload.name or "untitled").stem.replace("\x00", "")[:TITLE_MAX] or "untitled",
         description=description,
         tags=normalize_tags(tags),
         transcript=transcript,

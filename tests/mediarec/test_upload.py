@@ -241,3 +241,18 @@ def test_frames_below_the_minimum_size_are_refused(tmp_path, size):
     with pytest.raises(InvalidUpload, match=f"is {size[0]}x{size[1]}; the minimum is 32x32"):
         video_create(upload=as_upload(path), title="tiny")
     assert Video.objects.count() == 0
+
+
+@pytest.mark.parametrize("field,limit", [("title", 300), ("tags", 1000), ("channel", 64)])
+def test_a_text_field_over_its_column_is_refused_before_anything_is_stored(mp4_file, settings, field, limit):
+    before = stored_files(settings)
+    fields = {"title": "ok", field: "x" * (limit + 1)}
+    with pytest.raises(InvalidUpload, match=f"the {field} is {limit + 1:,} characters long; the limit is {limit:,}"):
+        video_create(upload=as_upload(mp4_file), **fields)
+    assert Video.objects.count() == 0
+    assert stored_files(settings) == before
+
+
+def test_without_a_title_a_long_or_odd_file_name_still_makes_a_valid_title(mp4_file):
+    video = video_create(upload=as_upload(mp4_file, name="a\x00" + "b" * 400 + ".mp4"), title="")
+    assert video.title.startswith("abbb") and len(video.title) <= 300
