@@ -31,6 +31,7 @@ def embedded_server(data_dir: Path):
     """Start (or attach to) the embedded server and return its handle."""
     global _server
     if _server is None:
+        _exit_normally_on_sigterm()  # before the server starts: no window where SIGTERM skips atexit
         with warnings.catch_warnings():
             # platformdirs warns when XDG_RUNTIME_DIR is unset; /tmp is used then.
             warnings.simplefilter("ignore")
@@ -43,7 +44,6 @@ def embedded_server(data_dir: Path):
             _tune(server.pgdata)
         server.start()
         _forget_dead_processes(server)
-        _exit_normally_on_sigterm()
         _server = server
     return _server
 

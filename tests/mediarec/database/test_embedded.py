@@ -126,9 +126,14 @@ def test_runserver_stopped_with_sigterm_stops_the_server(tmp_path):
     )
     try:
         deadline = time.monotonic() + 90
-        while not postgres_running_for(data_dir):
-            assert server.poll() is None and time.monotonic() < deadline, "runserver did not start the server"
-            time.sleep(0.5)
+        while True:  # serving: it holds the server
+            assert server.poll() is None and time.monotonic() < deadline, "runserver did not come up"
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                time.sleep(0.5)
+        assert postgres_running_for(data_dir)
         server.send_signal(signal.SIGTERM)
         server.wait(30)
     finally:
