@@ -24,8 +24,7 @@ from ninja import File, Form, NinjaAPI, Query, Schema, Status
 from ninja.errors import HttpError
 from ninja.files import UploadedFile
 from ninja.security import HttpBearer, SessionAuth
-from ninja.throttling import AnonRateThrottle, AuthRateThrottle
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, StrictFloat, StrictInt
 
 from mediarec.conf import app_settings
 from mediarec.errors import (
@@ -35,12 +34,14 @@ from mediarec.errors import (
     MediarecError,
     ModelNotActive,
     UnknownObject,
+    UploadTooLarge,
 )
 from mediarec.models import Video
 from mediarec.selectors import user_active_by_pk, video_list_visible
-from mediarec.services.interactions import InteractionEvent, interactions_ingest
+from mediarec.services.interactions import MAX_EVENT_VALUE, InteractionEvent, interactions_ingest
 from mediarec.services.videos import video_create
 from mediarec.serving.feeds import MAX_WINDOW, recommendations_for_user, videos_search, videos_similar
+from mediarec.throttling import AnonThrottle, AuthThrottle, TokenClientThrottle, TokenUsernameThrottle
 
 log = logging.getLogger(__name__)
 
@@ -83,13 +84,18 @@ api = NinjaAPI(
     description="Personalized video recommendations, similar videos, search, interaction ingest and uploads.",
     urls_namespace="api",
     auth=[BearerToken(), SessionAuth()],
-    throttle=[AnonRateThrottle(app_settings.API_THROTTLE_RATE), AuthRateThrottle(app_settings.API_THROTTLE_RATE)],
+    throttle=[AnonThrottle(app_settings.API_THROTTLE_RATE), AuthThrottle(app_settings.API_THROTTLE_RATE)],
 )
 
 
 @api.exception_handler(UnknownObject)
 def _unknown(request, exc):
     return api.create_response(request, {"detail": str(exc)}, status=404)
+
+
+@api.exception_handler(UploadTooLarge)
+def _too_large(request, exc):
+    return api.create_response(request, {"detail": str(exc)}, status=413)
 
 
 @api.exception_handler(ModelNotActive)
@@ -177,10 +183,11 @@ class SearchOut(BaseModel):
 
 
 class InteractionIn(Schema):
-    video_id: int
+    # Strict types: ``true`` is not video 1 and ``"5"`` is not a number.
+    video_id: StrictInt
     kind: str = Field(max_length=32)
-    value: float = 0.0
-    user_id: int | None = Field(None, description="Defaults to the caller; only staff may post for others.")
+    value: StrictFloat = Field(0.0, ge=-MAX_EVENT_VALUE, le=MAX_EVENT_VALUE, allow_inf_nan=False)
+    user_id: StrictInt | None = Field(None, description="Defaults to the caller; only staff may post for others.")
     client_event_id: str | None = Field(None, max_length=128, description="Makes a resend idempotent.")
     created_at: datetime | None = None
 
@@ -195,8 +202,8 @@ class IngestOut(Schema):
 
 
 class TokenIn(Schema):
-    username: str
-    password: str
+    username: str = Field(max_length=150)
+    password: str = Field(max_length=1024)
 
 
 class TokenOut(Schema):
@@ -238,9 +245,19 @@ def _check_self_or_staff(request, user_id: int) -> None:
 
 
 # --- endpoints --------------------------------------------------------------
-@api.post("/token", auth=None, response={200: TokenOut, 401: ErrorOut}, tags=["auth"])
+TOKEN_THROTTLES = [
+    TokenUsernameThrottle(app_settings.API_TOKEN_THROTTLE_RATE),
+    TokenClientThrottle(app_settings.API_TOKEN_CLIENT_THROTTLE_RATE),
+]
+
+
+@api.post(
+    "/token", auth=None, throttle=TOKEN_THROTTLES, response={200: TokenOut, 400: ErrorOut, 401: ErrorOut}, tags=["auth"]
+)
 def token_create(request, body: TokenIn):
-    """Exchange a username and password for a bearer token."""
+    """Exchange a username and password for a bearer token (attempts are throttled per username and per client)."""
+    if "\x00" in body.username or "\x00" in body.password:
+        raise HttpError(400, "the username or password contains a NUL character.")
     user = authenticate(request, username=body.username, password=body.password)
     if user is None:
         return Status(401, {"detail": "wrong username or password."})

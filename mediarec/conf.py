@@ -24,6 +24,11 @@ DEFAULTS: dict[str, Any] = {
     "MAX_DURATION_S": 3 * 60 * 60,
     "MAX_WIDTH": 3840,
     "MAX_HEIGHT": 2160,
+    # Smaller frames are refused (a 1x1 "video" carries nothing to recommend on).
+    "MIN_WIDTH": 32,
+    "MIN_HEIGHT": 32,
+    # A page view of a video the same user viewed less than this long ago is not recorded again.
+    "VIEW_DEDUP_WINDOW_S": 30 * 60,
     # Interaction kinds and their CF confidence weights (negative = dislike).
     "INTERACTION_WEIGHTS": DEFAULT_KIND_WEIGHTS,
     # Embedding pipeline.
@@ -45,6 +50,9 @@ DEFAULTS: dict[str, Any] = {
     # API.
     "API_MAX_BATCH": 1000,
     "API_THROTTLE_RATE": "6000/m",
+    # POST /api/token: attempts per username, and per client address (password guessing).
+    "API_TOKEN_THROTTLE_RATE": "10/m",
+    "API_TOKEN_CLIENT_THROTTLE_RATE": "30/m",
 }
 
 

@@ -43,6 +43,8 @@ def video_list_visible(*, user) -> QuerySet[Video]:
 
 def video_for_media(*, name: str, user) -> Video | None:
     """The video whose file or thumbnail is stored as ``name``, if ``user`` may see it."""
+    if "\x00" in name:  # no stored name has one, and PostgreSQL text cannot take it
+        return None
     return video_list_visible(user=user).filter(Q(file=name) | Q(thumbnail=name)).only("file", "thumbnail").first()
 
 

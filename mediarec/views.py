@@ -10,11 +10,11 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
 from mediarec.conf import app_settings
-from mediarec.errors import MediarecError
+from mediarec.errors import InvalidQuery, MediarecError
 from mediarec.models import Interaction, Video
 from mediarec.recommender.blend import explanation
 from mediarec.selectors import video_for_media, video_list_visible
-from mediarec.services.interactions import interaction_record
+from mediarec.services.interactions import interaction_record, interaction_record_view
 from mediarec.services.media_probe import MEDIA_TYPES
 from mediarec.serving.feeds import recommendations_for_user, videos_search, videos_similar
 
@@ -62,7 +62,8 @@ def _why(request: HttpRequest, video: Video) -> str | None:
         return None
     because_title = None
     because = request.GET.get("because", "")
-    if because.isdigit() and request.user.is_authenticated:
+    # ASCII digits only ("²".isdigit() is true; int() refuses it), and within a bigint.
+    if because.isascii() and because.isdigit() and len(because) <= 18 and request.user.is_authenticated:
         # Only name a video the user really interacted with.
         seen = Interaction.objects.filter(user=request.user, video_id=int(because)).select_related("video").first()
         because_title = seen.video.title if seen else None
@@ -73,7 +74,7 @@ def video_detail(request: HttpRequest, pk: int) -> HttpResponse:
     video = _visible(request, pk)
     reaction = None
     if request.user.is_authenticated:
-        interaction_record(user=request.user, video_id=video.pk, kind="view")
+        interaction_record_view(user=request.user, video_id=video.pk)
         reaction = (
             Interaction.objects.filter(user=request.user, video=video, kind__in=REACTIONS)
             .values_list("kind", flat=True)
@@ -107,5 +108,9 @@ def video_react(request: HttpRequest, pk: int) -> HttpResponse:
 
 def search(request: HttpRequest) -> HttpResponse:
     query = request.GET.get("q", "").strip()[:200]
-    results = videos_search(query=query, limit=24) if query else None
+    try:
+        results = videos_search(query=query, limit=24) if query else None
+    except InvalidQuery as exc:
+        context = {"query": query.replace("\x00", ""), "results": None, "error": str(exc)}
+        return render(request, "mediarec/search.html", context, status=400)
     return render(request, "mediarec/search.html", {"query": query, "results": results})

@@ -38,6 +38,9 @@ for _name, _cast in {
     "EMBED_STUCK_AFTER_S": int,
     "EMBED_DECODE_WORKERS": int,
     "EMBED_DEVICE": str,
+    "API_THROTTLE_RATE": str,
+    "API_TOKEN_THROTTLE_RATE": str,
+    "API_TOKEN_CLIENT_THROTTLE_RATE": str,
 }.items():
     if os.environ.get(f"MEDIAREC_{_name}"):
         globals()[f"MEDIAREC_{_name}"] = _cast(os.environ[f"MEDIAREC_{_name}"])
@@ -55,6 +58,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "mediarec.uploads.UploadSizeLimitMiddleware",  # first: refuses an oversized body before anything reads it
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -65,6 +69,24 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "mediarec.middleware.DatabaseUnavailableMiddleware",
 ]
+
+# --- HTTPS: off by default (the dev server speaks HTTP); docs/OPERATIONS.md, "Security" ---
+# Behind a proxy that ends TLS, DJANGO_SECURE_PROXY_SSL_HEADER names the header it sets,
+# e.g. "HTTP_X_FORWARDED_PROTO=https". Declaring HTTPS (DJANGO_HTTPS, or either of the
+# two below) turns on secure session and CSRF cookies.
+if os.environ.get("DJANGO_SECURE_PROXY_SSL_HEADER"):
+    _header, _, _value = os.environ["DJANGO_SECURE_PROXY_SSL_HEADER"].partition("=")
+    SECURE_PROXY_SSL_HEADER = (_header.strip(), _value.strip() or "https")
+SECURE_SSL_REDIRECT = env_bool("DJANGO_SECURE_SSL_REDIRECT", False)
+SECURE_HSTS_SECONDS = int(os.environ.get("DJANGO_SECURE_HSTS_SECONDS", "0"))
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("DJANGO_SECURE_HSTS_INCLUDE_SUBDOMAINS", False)
+SECURE_HSTS_PRELOAD = env_bool("DJANGO_SECURE_HSTS_PRELOAD", False)
+_https = env_bool("DJANGO_HTTPS", SECURE_SSL_REDIRECT or bool(os.environ.get("DJANGO_SECURE_PROXY_SSL_HEADER")))
+SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = env_bool("DJANGO_SECURE_COOKIES", _https)
+CSRF_TRUSTED_ORIGINS = [o for o in os.environ.get("DJANGO_CSRF_TRUSTED_ORIGINS", "").split(",") if o]
+# Trusted proxies in front of the site: the API throttles take the client address from
+# X-Forwarded-For only that far (0: REMOTE_ADDR, which a client cannot forge).
+NINJA_NUM_PROXIES = int(os.environ.get("DJANGO_NUM_PROXIES", "0"))
 
 ROOT_URLCONF = "reference_site.urls"
 WSGI_APPLICATION = "reference_site.wsgi.application"
@@ -112,6 +134,11 @@ MEDIA_URL = "media/"
 MEDIA_ROOT = Path(os.environ.get("MEDIAREC_MEDIA_ROOT", MEDIAREC_DATA_DIR / "media"))
 DATA_UPLOAD_MAX_MEMORY_SIZE = 32 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 8 * 1024 * 1024
+FILE_UPLOAD_HANDLERS = [
+    "mediarec.uploads.SizeLimitUploadHandler",  # first: stops an upload past MEDIAREC_MAX_UPLOAD_BYTES
+    "django.core.files.uploadhandler.MemoryFileUploadHandler",
+    "django.core.files.uploadhandler.TemporaryFileUploadHandler",
+]
 LOGIN_URL = "mediarec:login"
 LOGIN_REDIRECT_URL = "mediarec:home"
 LOGOUT_REDIRECT_URL = "mediarec:home"
@@ -126,6 +153,8 @@ if os.environ.get("MEDIAREC_CACHE_URL"):
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
             "LOCATION": os.environ["MEDIAREC_CACHE_URL"],
             "KEY_PREFIX": os.environ.get("MEDIAREC_CACHE_KEY_PREFIX", "mediarec"),
+            # A lost cache must cost a request little: the throttle then fails open (mediarec/throttling.py).
+            "OPTIONS": {"socket_connect_timeout": 0.5, "socket_timeout": 0.5},
         }
     }
 

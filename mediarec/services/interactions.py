@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
 
 from django.db import transaction
 from django.utils import timezone
@@ -12,6 +13,15 @@ from django.utils import timezone
 from mediarec.conf import app_settings
 from mediarec.errors import InvalidInteraction, UnknownObject
 from mediarec.models import Interaction, Video
+from mediarec.selectors import video_list_visible
+
+# An event's ``created_at`` must fall in [EARLIEST_EVENT, now + MAX_CLOCK_SKEW]: older
+# dates are typos or epoch zeros, later ones a client clock gone wrong, and both
+# would dominate the time decay of every feed they reach. A date without a zone is UTC.
+EARLIEST_EVENT = datetime(2000, 1, 1, tzinfo=UTC)
+MAX_CLOCK_SKEW = timedelta(days=1)
+# ``value`` (a watch fraction, seconds, a rating) must be finite and at most this in size.
+MAX_EVENT_VALUE = 1e6
 
 
 @dataclass(frozen=True)
@@ -30,15 +40,39 @@ class IngestResult:
     duplicates: int
 
 
+def _with_aware_date(event: InteractionEvent) -> InteractionEvent:
+    if event.created_at is None or timezone.is_aware(event.created_at):
+        return event
+    return replace(event, created_at=event.created_at.replace(tzinfo=UTC))
+
+
 def _validate(events: list[InteractionEvent], *, actor) -> None:
     kinds = app_settings.INTERACTION_WEIGHTS
+    latest = timezone.now() + MAX_CLOCK_SKEW
     for i, event in enumerate(events):
         if event.kind not in kinds:
             raise InvalidInteraction(f"event {i}: unknown kind {event.kind!r}; expected one of {sorted(kinds)}.")
+        if (
+            not (isinstance(event.value, int | float) and math.isfinite(event.value))
+            or abs(event.value) > MAX_EVENT_VALUE
+        ):
+            raise InvalidInteraction(
+                f"event {i}: value {event.value!r} is out of range; it must be a finite number within ±{MAX_EVENT_VALUE:g}."
+            )
+        if event.client_event_id is not None and "\x00" in event.client_event_id:
+            raise InvalidInteraction(f"event {i}: client_event_id contains a NUL character.")
+        if event.created_at is not None and not EARLIEST_EVENT <= event.created_at <= latest:
+            raise InvalidInteraction(
+                f"event {i}: created_at {event.created_at.isoformat()} is out of range; "
+                f"it must lie between {EARLIEST_EVENT.date().isoformat()} and one day from now."
+            )
         if actor is not None and not actor.is_staff and event.user_id != actor.pk:
             raise InvalidInteraction(f"event {i}: you may only record interactions as yourself.")
     video_ids = {e.video_id for e in events}
-    found = set(Video.objects.filter(pk__in=video_ids).values_list("pk", flat=True))
+    # An unpublished video the actor may not see answers exactly as an unknown id,
+    # so ingest cannot be used to find out which ids exist.
+    videos = Video.objects.all() if actor is None else video_list_visible(user=actor)
+    found = set(videos.filter(pk__in=video_ids).values_list("pk", flat=True))
     missing = sorted(video_ids - found)
     if missing:
         raise UnknownObject(f"unknown video id(s): {', '.join(map(str, missing[:10]))}.")
@@ -55,11 +89,14 @@ def _validate(events: list[InteractionEvent], *, actor) -> None:
 def interactions_ingest(*, events: Iterable[InteractionEvent], actor=None) -> IngestResult:
     """Validate all events, then store those not seen before.
 
+    ``actor`` is who sends them (None: the site itself, e.g. an import): they
+    may only name videos they may see and, unless staff, only themselves.
+
     The whole batch is refused (nothing stored) if any event is invalid.
     Events whose ``(user, client_event_id)`` already exists are counted as
     duplicates and skipped, so a client may safely resend a batch.
     """
-    events = list(events)
+    events = [_with_aware_date(e) for e in events]
     if len(events) > app_settings.API_MAX_BATCH:
         raise InvalidInteraction(f"a batch holds at most {app_settings.API_MAX_BATCH} events; got {len(events)}.")
     _validate(events, actor=actor)
@@ -108,3 +145,12 @@ def interaction_record(
         user_id=user.pk, video_id=video_id, kind=kind, value=value, client_event_id=client_event_id
     )
     return interactions_ingest(events=[event], actor=actor or user)
+
+
+def interaction_record_view(*, user, video_id: int) -> IngestResult:
+    """Record that ``user`` opened a video's page, once per ``MEDIAREC_VIEW_DEDUP_WINDOW_S``:
+    a reload or a back-and-forth is not a second view."""
+    since = timezone.now() - timedelta(seconds=app_settings.VIEW_DEDUP_WINDOW_S)
+    if Interaction.objects.filter(user=user, video_id=video_id, kind="view", created_at__gte=since).exists():
+        return IngestResult(created=0, duplicates=1)
+    return interaction_record(user=user, video_id=video_id, kind="view")

@@ -4,6 +4,7 @@ through :func:`video_create`."""
 
 from __future__ import annotations
 
+import logging
 import secrets
 import shutil
 import tempfile
@@ -16,11 +17,15 @@ from django.db import transaction
 from django.utils import timezone
 
 from mediarec.conf import app_settings
+from mediarec.errors import BROKER_UNAVAILABLE, BROKER_UNAVAILABLE_MESSAGE, InvalidUpload
 from mediarec.models import Video, VideoStatus
 from mediarec.services.media_probe import ProbeResult, probe_video_file
 
+log = logging.getLogger(__name__)
+
 EMBED_TASK = "tasks.embedding.embed_videos"
 TEXT_FIELDS = ("title", "description", "tags", "transcript")
+TITLE_MAX = Video._meta.get_field("title").max_length
 
 
 def normalize_tags(tags: str | Iterable[str]) -> str:
@@ -60,10 +65,20 @@ def video_create(
     """Probe ``upload``; store it with its thumbnail and queue it for embedding.
 
     Raises :class:`~mediarec.errors.InvalidUpload` and stores nothing when the
-    file has no decodable video stream or is over a configured limit.
+    file has no decodable video stream or is over a configured limit, or a
+    text field holds a NUL character (PostgreSQL text cannot).
     """
+    texts = {"title": title, "description": description, "tags": tags, "transcript": transcript, "channel": channel}
+    for field, text in texts.items():
+        text = normalize_tags(text) if field == "tags" else text
+        if "\x00" in text:
+            raise InvalidUpload(f"the {field} contains a NUL character.")
+        limit = Video._meta.get_field(field).max_length
+        if limit is not None and len(text.strip()) > limit:
+            raise InvalidUpload(f"the {field} is {len(text.strip()):,} characters long; the limit is {limit:,}.")
     video = Video(
-        title=title.strip() or Path(upload.name or "untitled").stem,
+        # Without a title, the client's file name, cut to fit the column and rid of NULs.
+        title=title.strip() or Path(upload.name or "untitled").stem.replace("\x00", "")[:TITLE_MAX] or "untitled",
         description=description,
         tags=normalize_tags(tags),
         transcript=transcript,
@@ -77,7 +92,8 @@ def video_create(
             video.save()
             videos_queue_embedding(video_ids=[video.pk])
     except BaseException:
-        # Nothing of a failed upload stays behind, files included.
+        # Nothing of a failed upload stays behind, files included. (The queueing
+        # runs after commit and never raises here: see videos_queue_embedding.)
         for stored in (video.file, video.thumbnail):
             if stored:
                 stored.storage.delete(stored.name)
@@ -153,6 +169,8 @@ def videos_queue_embedding(*, video_ids: Iterable[int], keep_serving: bool = Fal
     starts a fresh attempt count for new content; the stuck-work sweep keeps
     the count, so a video that keeps killing workers ends ``failed``. The
     embedding task is idempotent, so queueing a video twice is harmless.
+    A broker that cannot be reached is logged and leaves the videos ``queued``
+    with ``BROKER_UNAVAILABLE_MESSAGE``; the beat's stuck-work sweep sends them.
     """
     from tasks.celery import app
 
@@ -170,9 +188,17 @@ def videos_queue_embedding(*, video_ids: Iterable[int], keep_serving: bool = Fal
     chunks = [ids[i : i + size] for i in range(0, len(ids), size)]
 
     def send() -> None:
-        with app.producer_or_acquire() as producer:
-            for chunk in chunks:
-                app.send_task(EMBED_TASK, args=[chunk], queue="gpu", producer=producer)
+        # The rows are committed as queued: a lost broker must not fail the caller.
+        # The stuck-work sweep (embeddings_requeue_stuck) sends them once it is back.
+        try:
+            with app.producer_or_acquire() as producer:
+                for chunk in chunks:
+                    app.send_task(EMBED_TASK, args=[chunk], queue="gpu", producer=producer)
+        except BROKER_UNAVAILABLE as exc:
+            log.error("task broker unreachable; video(s) %s stay queued for the beat sweep: %s", ids, exc)
+            Video.objects.filter(pk__in=ids, status=VideoStatus.QUEUED).update(error_message=BROKER_UNAVAILABLE_MESSAGE)
 
-    transaction.on_commit(send)
+    # Robust: whatever else goes wrong in sending is logged by Django, never raised into
+    # a caller whose rows are already committed (such as video_create's cleanup).
+    transaction.on_commit(send, robust=True)
     return len(ids)

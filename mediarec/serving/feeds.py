@@ -22,6 +22,7 @@ from django.db.models import F, Q
 
 from mediarec.caching import TTLCache
 from mediarec.conf import recommender_config
+from mediarec.errors import InvalidQuery
 from mediarec.models import ModelKind, ModelVersion, Video
 from mediarec.recommender.base import top_n
 from mediarec.recommender.blend import Pool, Ranked, because, explanation, history_strength, normalize, rank
@@ -294,6 +295,8 @@ def videos_search(*, query: str, limit: int = 20, config: RecommenderConfig | No
     """Semantic search with the active VideoBERT's text tower; keyword search otherwise."""
     config = config or recommender_config()
     query = query.strip()
+    if "\x00" in query:  # PostgreSQL text cannot hold NUL; no real query has one
+        raise InvalidQuery("the search query contains a NUL character; remove it and search again.")
     if not query:
         return SearchResults("keyword", [])
     version = model_version_active_cached()

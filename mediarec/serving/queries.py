@@ -240,11 +240,11 @@ def user_history(user_id: int, *, version: str | None, config: RecommenderConfig
         cursor.execute(
             # One row per event (video, kind, age), then one per distinct video (title, embedding).
             "WITH latest AS MATERIALIZED ("
-            "  SELECT video_id, kind, (EXTRACT(EPOCH FROM now() - created_at) / 86400.0)::float8 AS age_days"
+            f"  SELECT video_id, kind, {AGE_DAYS_SQL.format(column='created_at')} AS age_days"
             "  FROM mediarec_interaction WHERE user_id = %s ORDER BY created_at DESC LIMIT %s"
             "), videos AS ("
             "  SELECT l.video_id, row_number() OVER (ORDER BY abs(SUM(COALESCE(k.weight, 0)"
-            "         * power(0.5, GREATEST(l.age_days, 0) / %s))) DESC, l.video_id) AS strength_rank"
+            f"         * {decay_sql('l.age_days')})) DESC, l.video_id) AS strength_rank"
             f"  FROM latest l LEFT JOIN (VALUES {values}) AS k(kind, weight) ON k.kind = l.kind"
             "  GROUP BY l.video_id"
             ") "
@@ -270,6 +270,19 @@ def user_history(user_id: int, *, version: str | None, config: RecommenderConfig
     )
 
 
+# An event's age in days as float8 (EXTRACT gives numeric, whose power() overflows
+# instead of reaching zero), and its decay 0.5 ** (age / half-life) with the age
+# clamped to [0, 1000 half-lives]: a row dated 1930 or 9999 (loaded by COPY; ingest
+# refuses such dates) weighs ~0 or as if new, instead of raising underflow/overflow.
+AGE_DAYS_SQL = "(EXTRACT(EPOCH FROM now() - {column}) / 86400.0)::float8"
+MAX_HALF_LIVES = 1000
+
+
+def decay_sql(age_days: str) -> str:
+    """The SQL of an event's decay; takes the half-life in days as one ``%s`` parameter."""
+    return f"power(0.5::float8, LEAST(GREATEST({age_days}, 0) / %s, {MAX_HALF_LIVES}))"
+
+
 def _kind_weights_sql(config: RecommenderConfig, *, positive_only: bool = True) -> tuple[str, list]:
     """A ``VALUES`` list of (kind, weight) and its parameters."""
     kinds = [(k, float(w)) for k, w in config.kind_weights.items() if w > 0 or not positive_only]
@@ -286,7 +299,7 @@ def trending(config: RecommenderConfig, *, limit: int = 500) -> tuple[np.ndarray
     sql = f"""
         SELECT video_id, SUM(1 + %s * ln(1 + w / %s)) AS score, COUNT(*) AS users FROM (
             SELECT i.user_id, i.video_id,
-                   SUM(k.weight * power(0.5, EXTRACT(EPOCH FROM now() - i.created_at) / 86400.0 / %s)) AS w
+                   SUM(k.weight * {decay_sql(AGE_DAYS_SQL.format(column="i.created_at"))}) AS w
             FROM mediarec_interaction i JOIN (VALUES {values}) AS k(kind, weight) ON k.kind = i.kind
             WHERE i.created_at > now() - make_interval(secs => %s)
             GROUP BY i.user_id, i.video_id

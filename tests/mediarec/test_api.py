@@ -248,3 +248,76 @@ def test_an_idle_connection_is_checked_before_a_request_uses_it(client, catalog,
     monkeypatch.setattr(postgres_base, "RECENTLY_PROVEN_S", 0.0)  # as if it had sat idle
     drop_connection()
     assert served_get(client, url, headers).status_code == 200
+
+
+def test_event_dates_out_of_range_answer_400_with_the_reason(client, catalog):
+    user = UserFactory()
+    headers = token_for(client, user)
+    for when in ("1930-01-01T00:00:00Z", "9999-12-31T00:00:00Z"):
+        body = {"video_id": catalog[0].pk, "kind": "view", "created_at": when}
+        response = post_json(client, "/api/interactions", body, headers=headers)
+        assert response.status_code == 400, response.content
+        assert "between 2000-01-01 and one day from now" in response.json()["detail"]
+    assert Interaction.objects.count() == 0
+    assert client.get(f"/api/users/{user.pk}/recommendations", headers=headers).status_code == 200
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        '{"video_id": %(id)s, "kind": "view", "value": NaN}',
+        '{"video_id": %(id)s, "kind": "view", "value": Infinity}',
+        '{"video_id": %(id)s, "kind": "view", "value": -Infinity}',
+        '{"video_id": %(id)s, "kind": "view", "value": 1e308}',
+        '{"video_id": %(id)s, "kind": "view", "value": 1000000.5}',
+        '{"video_id": %(id)s, "kind": "view", "value": true}',
+        '{"video_id": true, "kind": "view"}',
+        '{"video_id": "%(id)s", "kind": "view"}',
+        '{"video_id": %(id)s.0, "kind": "view"}',
+        '{"video_id": %(id)s, "kind": "view", "user_id": true}',
+    ],
+)
+def test_impossible_values_and_loose_ids_answer_422_and_store_nothing(client, catalog, raw):
+    headers = token_for(client, UserFactory())
+    body = raw % {"id": catalog[0].pk}
+    response = client.post("/api/interactions", body, content_type="application/json", headers=headers)
+    assert response.status_code == 422, response.content
+    assert response.json()["detail"]
+    assert Interaction.objects.count() == 0
+
+
+def test_values_within_the_documented_range_are_stored(client, catalog):
+    headers = token_for(client, UserFactory())
+    for value in (1_000_000, -1e6, 0.5, 3):
+        body = {"video_id": catalog[0].pk, "kind": "view", "value": value}
+        assert post_json(client, "/api/interactions", body, headers=headers).status_code == 201
+    assert sorted(Interaction.objects.values_list("value", flat=True)) == [-1e6, 0.5, 3.0, 1e6]
+
+
+def test_nul_characters_answer_400_with_the_reason(client, catalog):
+    client.raise_request_exception = False
+    user = UserFactory()
+    headers = token_for(client, user)
+    response = client.get("/api/search?q=Clip%007")
+    assert response.status_code == 400 and "NUL" in response.json()["detail"]
+    body = {"video_id": catalog[0].pk, "kind": "view", "client_event_id": "e\x001"}
+    response = post_json(client, "/api/interactions", body, headers=headers)
+    assert response.status_code == 400 and "client_event_id contains a NUL" in response.json()["detail"]
+    response = post_json(client, "/api/token", {"username": f"{user.username}\x00", "password": "pw"})
+    assert response.status_code == 400 and "NUL" in response.json()["detail"]
+    assert Interaction.objects.count() == 0
+
+
+def test_an_interaction_on_an_unpublished_video_answers_the_same_404_as_an_unknown_id(client, catalog):
+    uploader = UserFactory()
+    draft = Video.objects.create(title="draft", published=False, uploader=uploader)
+    headers = token_for(client, UserFactory())
+    answers = [
+        post_json(client, "/api/interactions", {"video_id": pk, "kind": "view"}, headers=headers)
+        for pk in (draft.pk, 999_999)
+    ]
+    assert [r.status_code for r in answers] == [404, 404]
+    assert answers[0].json()["detail"] == f"unknown video id(s): {draft.pk}."
+    body = {"video_id": draft.pk, "kind": "view"}
+    assert post_json(client, "/api/interactions", body, headers=token_for(client, uploader)).status_code == 201
+    assert Interaction.objects.count() == 1

@@ -4,15 +4,17 @@ with a readable reason and leaves nothing behind."""
 
 from __future__ import annotations
 
+import logging
+import socket
 from pathlib import Path
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
-from mediarec.errors import InvalidUpload
+from mediarec.errors import BROKER_UNAVAILABLE_MESSAGE, InvalidUpload
 from mediarec.models import Video, VideoStatus
 from mediarec.services.videos import video_create, video_update
-from tests.videos import write_audio_only, write_video
+from tests.videos import write_audio_only, write_audio_with_cover, write_video
 
 pytestmark = pytest.mark.django_db
 
@@ -131,3 +133,126 @@ def test_vector_extension_and_status_constraint():
         Video.objects.create(title="x", status="bogus")
     with pytest.raises(IntegrityError), transaction.atomic():
         Video.objects.create(title="x", status=VideoStatus.READY)  # ready needs an embedding
+
+
+@pytest.mark.parametrize("field", ["title", "description", "tags"])
+def test_a_nul_in_a_text_field_is_refused_before_anything_is_stored(mp4_file, settings, field):
+    before = stored_files(settings)
+    fields = {"title": "ok", field: "bad\x00text"}
+    with pytest.raises(InvalidUpload, match=f"the {field} contains a NUL character"):
+        video_create(upload=as_upload(mp4_file), **fields)
+    assert Video.objects.count() == 0
+    assert stored_files(settings) == before
+
+
+def _point_broker_at(app, url: str) -> None:
+    """Send the app's next messages to ``url`` (its pools are dropped, so it connects anew)."""
+    app.conf.broker_url = app.conf.broker_write_url = url
+    app._pool = None
+    app.amqp._producer_pool = None
+
+
+@pytest.fixture
+def broker_down(settings):
+    """The Celery app pointed at a closed port on this machine for the test, then back at the real Redis."""
+    from tasks.celery import app
+    from tests.conftest import require_redis
+
+    require_redis(settings.CELERY_BROKER_URL)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        closed = f"redis://127.0.0.1:{s.getsockname()[1]}/0"  # nothing listens once the socket closes
+    _point_broker_at(app, closed)
+    yield app
+    _point_broker_at(app, settings.CELERY_BROKER_URL)
+
+
+def _gpu_queue(app, conn):
+    return app.amqp.queues["gpu"].bind(conn.default_channel)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_upload_with_the_broker_down_is_stored_queued_and_the_sweep_sends_it(
+    broker_down, client, mp4_file, caplog, settings
+):
+    from tasks.maintenance import requeue_stuck_embeddings
+    from tests.factories import UserFactory
+
+    client.force_login(UserFactory())
+    with caplog.at_level(logging.ERROR, logger="mediarec.services.videos"), open(mp4_file, "rb") as fh:
+        response = client.post("/api/videos", {"file": fh, "title": "Red square"})
+    assert response.status_code == 201, response.content
+    assert response.json()["status"] == "queued"
+    video = Video.objects.get()
+    assert video.status == VideoStatus.QUEUED and video.error_message == BROKER_UNAVAILABLE_MESSAGE
+    assert Path(video.file.path).read_bytes() == mp4_file.read_bytes()  # the committed row keeps its files
+    assert Path(video.thumbnail.path).exists()
+    assert "task broker unreachable" in caplog.text and str(video.pk) in caplog.text
+
+    # The broker is back: the beat's sweep sends the video at once, without waiting for it to look stuck.
+    _point_broker_at(broker_down, settings.CELERY_BROKER_URL)
+    with broker_down.connection_for_write() as conn:
+        _gpu_queue(broker_down, conn).purge()
+    try:
+        assert requeue_stuck_embeddings.apply().get() == 1
+        with broker_down.connection_for_write() as conn:
+            message = _gpu_queue(broker_down, conn).get(no_ack=True)
+        assert message is not None and message.headers["task"] == "tasks.embedding.embed_videos"
+        assert message.decode()[0] == [[video.pk]]
+    finally:
+        with broker_down.connection_for_write() as conn:
+            _gpu_queue(broker_down, conn).purge()
+    video.refresh_from_db()
+    assert video.status == VideoStatus.QUEUED and video.error_message == ""
+
+
+def test_a_file_cut_short_behind_an_index_at_the_front_is_refused(tmp_path):
+    # "faststart": the moov index comes first, so the header still claims the full 10 s.
+    good = write_video(tmp_path / "fast.mp4", frames=120, options={"movflags": "faststart"}).read_bytes()
+    assert good.find(b"moov") < good.find(b"mdat")
+    assert video_create(upload=SimpleUploadedFile("whole.mp4", good), title="whole").duration_s == pytest.approx(
+        10, abs=0.2
+    )
+    with pytest.raises(InvalidUpload, match=r"is truncated: its data ends at \d+\.\d s of the 10\.0 s it declares"):
+        video_create(upload=SimpleUploadedFile("half.mp4", good[: len(good) // 2]), title="half")
+    assert Video.objects.count() == 1
+
+
+def test_audio_with_cover_art_is_not_a_video(tmp_path):
+    path = write_audio_with_cover(tmp_path / "song.m4a")
+    with pytest.raises(InvalidUpload, match="audio with a still picture"):
+        video_create(upload=as_upload(path), title="song")
+    assert Video.objects.count() == 0
+
+
+def test_a_webm_without_a_duration_header_is_measured(tmp_path):
+    path = write_video(tmp_path / "live.webm", codec="libvpx-vp9", frames=24, fps=12, options={"live": "1"})
+    import av
+
+    with av.open(str(path)) as container:
+        assert container.duration is None and container.streams.video[0].duration is None
+    video = video_create(upload=as_upload(path), title="live")
+    assert video.duration_s == pytest.approx(2.0, abs=0.15)
+
+
+@pytest.mark.parametrize("size", [(1, 1), (16, 48), (64, 16)])
+def test_frames_below_the_minimum_size_are_refused(tmp_path, size):
+    path = write_video(tmp_path / "tiny.mp4", size=size, codec="mpeg4" if size == (1, 1) else "libx264")
+    with pytest.raises(InvalidUpload, match=f"is {size[0]}x{size[1]}; the minimum is 32x32"):
+        video_create(upload=as_upload(path), title="tiny")
+    assert Video.objects.count() == 0
+
+
+@pytest.mark.parametrize("field,limit", [("title", 300), ("tags", 1000), ("channel", 64)])
+def test_a_text_field_over_its_column_is_refused_before_anything_is_stored(mp4_file, settings, field, limit):
+    before = stored_files(settings)
+    fields = {"title": "ok", field: "x" * (limit + 1)}
+    with pytest.raises(InvalidUpload, match=f"the {field} is {limit + 1:,} characters long; the limit is {limit:,}"):
+        video_create(upload=as_upload(mp4_file), **fields)
+    assert Video.objects.count() == 0
+    assert stored_files(settings) == before
+
+
+def test_without_a_title_a_long_or_odd_file_name_still_makes_a_valid_title(mp4_file):
+    video = video_create(upload=as_upload(mp4_file, name="a\x00" + "b" * 400 + ".mp4"), title="")
+    assert video.title.startswith("abbb") and len(video.title) <= 300

@@ -14,7 +14,7 @@ import pytest
 
 pytestmark = pytest.mark.slow  # trains, or starts processes or a browser
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]  # the repository (tests/mediarec/database/ is three below)
 
 SCRIPT = textwrap.dedent(
     """
@@ -92,4 +92,51 @@ def test_a_killed_process_does_not_keep_the_server_alive(tmp_path):
     assert postgres_running_for(data_dir)
     # The next process forgets the dead one, and stops the server on exit.
     assert run(data_dir, "read") == "rows 1"
+    assert not postgres_running_for(data_dir)
+
+
+def test_a_holder_stopped_with_sigterm_stops_the_server(tmp_path):
+    data_dir = tmp_path / "data"
+    holder = start_holder(data_dir)
+    assert holder.stdout.readline().strip() == "rows 1"
+    assert postgres_running_for(data_dir)
+    holder.send_signal(signal.SIGTERM)
+    assert holder.wait(30) == 128 + signal.SIGTERM  # a normal exit, through atexit
+    assert not postgres_running_for(data_dir), "the last holder's SIGTERM must stop the server"
+    assert run(data_dir, "read") == "rows 1"  # and the data survive
+
+
+def test_runserver_stopped_with_sigterm_stops_the_server(tmp_path):
+    import os
+    import socket
+    import time
+
+    data_dir = tmp_path / "data"
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "DJANGO_SETTINGS_MODULE"}}
+    env |= {"MEDIAREC_DATA_DIR": str(data_dir), "DJANGO_SETTINGS_MODULE": "reference_site.settings"}
+    server = subprocess.Popen(
+        [sys.executable, "manage.py", "runserver", "--noreload", f"127.0.0.1:{port}"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 90
+        while True:  # serving: it holds the server
+            assert server.poll() is None and time.monotonic() < deadline, "runserver did not come up"
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                time.sleep(0.5)
+        assert postgres_running_for(data_dir)
+        server.send_signal(signal.SIGTERM)
+        server.wait(30)
+    finally:
+        if server.poll() is None:
+            server.kill()
     assert not postgres_running_for(data_dir)

@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from django.db import connection, transaction
+from django.test import Client
 from django.utils import timezone
 
 from mediarec.caching import caches_clear
@@ -189,3 +190,26 @@ def test_the_taste_reads_only_the_strongest_history_and_matches_a_full_read():
     taste = serving._taste(history, config)
     np.testing.assert_allclose(taste.vector, expected, atol=1e-6)
     assert set(taste.liked_ids.tolist()) == set(history.video_ids[cols][confidences > 0].tolist())
+
+
+@pytest.mark.parametrize("year", [1930, 1, 9999])
+def test_rows_with_absurd_dates_do_not_break_feeds_or_trending(year):
+    # Ingest refuses such dates (services/interactions.py); rows loaded around it
+    # (COPY, an old import) must still not break the feed, its page or trending.
+    rng = np.random.default_rng(3)
+    ModelVersion.objects.create(name="v1", kind=ModelKind.STANDIN, embedding_dim=DIM, is_active=True)
+    videos = Video.objects.bulk_create(
+        Video(title=f"v{i}", embedding=v, embedding_version="v1") for i, v in enumerate(unit(rng, 6))
+    )
+    user = UserFactory()
+    when = timezone.now().replace(year=year)
+    Interaction.objects.create(user=user, video=videos[0], kind="like", created_at=when)
+    Interaction.objects.create(user=UserFactory(), video=videos[1], kind="like", created_at=when)
+    Interaction.objects.create(user=user, video=videos[2], kind="view")
+    assert recommendations_for_user(user=user, limit=5)
+    _, scores, _ = queries.trending(CONFIG)
+    assert np.isfinite(scores).all()
+    client = Client()
+    client.force_login(user)
+    assert client.get("/").status_code == 200
+    assert client.get(f"/api/users/{user.pk}/recommendations").status_code == 200
