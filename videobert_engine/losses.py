@@ -77,9 +77,7 @@ def compute_losses(model: VideoBert, batch: Batch, obj: Objectives, tokenizer, g
     """-> (weighted total loss, metrics {name: float})."""
     dev = batch.ids.device
     B = batch.ids.shape[0]
-    tok = model.tokens(
-        batch.clips, batch.has_video, batch.ids, batch.text_mask, batch.clip_index, batch.text_states
-    )
+    tok = model.tokens(batch.clips, batch.has_video, batch.ids, batch.text_mask, batch.clip_index, batch.text_states)
     N = tok.video.shape[1]
     both = batch.has_video & batch.text_mask.any(1)  # (B,) items with video and text
 
