@@ -15,8 +15,8 @@ import redis
 from tests.factories import InteractionFactory, UserFactory, VideoFactory
 from tests.videos import write_video
 
-# the embedding pipeline's fixtures (checkpoints, model versions, GPU-queue workers)
-pytest_plugins = ["tests.pipeline"]
+# shared fixtures: the embedding pipeline (checkpoints, versions, GPU-queue workers), the engine (captioned videos)
+pytest_plugins = ["tests.pipeline", "tests.engine.captioned"]
 
 ROOT = Path(__file__).resolve().parent.parent
 

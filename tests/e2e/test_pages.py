@@ -4,6 +4,8 @@ next feed change, open similar videos, search."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 from django.db import connections
@@ -196,3 +198,39 @@ def test_an_uploaded_page_never_runs_as_a_page(served_site, page, tmp_path):
     assert response.headers["content-type"] == "video/mp4"
     assert response.headers["x-content-type-options"] == "nosniff"
     assert page.title() != "pwned"
+
+
+def test_search_is_semantic_with_an_active_model_and_finds_colour_and_shape(
+    transactional_db, settings, tmp_path, live_server, page, world, trained
+):
+    """A VideoBERT version registered as a site registers one (its checkpoint stored relative
+    to the data dir), the catalog embedded by the embedding service, then a browser search:
+    the page says "Semantic search" and a colour-and-shape query finds that colour and shape."""
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from mediarec.services.embedding import embedding_run_batch
+    from mediarec.services.model_versions import model_version_register
+    from mediarec.services.videos import video_create
+
+    settings.MEDIAREC_DATA_DIR = tmp_path
+    version = model_version_register(checkpoint=trained, name="search-e2e", activate=True)
+    assert not Path(version.checkpoint_path).is_absolute()
+    videos = {}
+    for record in world.held_out:
+        with open(record["path"], "rb") as fh:
+            video = video_create(upload=SimpleUploadedFile("clip.mp4", fh.read()), title=record["text"])
+        videos[video.pk] = record["attrs"]
+    embedding_run_batch(video_ids=list(videos), window_s=0)
+    assert Video.objects.filter(pk__in=list(videos), embedding_version="search-e2e").count() == len(videos)
+    caches_clear()
+
+    colour, shape, _ = world.held_out[0]["attrs"]
+    page.goto(f"{live_server.url}/search/?q={colour} {shape}")
+    expect(page.locator(".mode")).to_contain_text("Semantic search")
+    found = [
+        int(x) for x in page.locator("#results a[data-video-id]").evaluate_all("els => els.map(e => e.dataset.videoId)")
+    ]
+    assert found, "semantic search returned nothing"
+    top = [videos[pk][:2] for pk in found[:3]]
+    assert all(c == colour for c, _ in top), (colour, shape, top)  # the top 3 are all of that colour
+    assert (colour, shape) in top, (colour, shape, top)  # and one of them of that shape too

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import torch
 
-from tests.engine.conftest import World
+from tests.engine.captioned import World
 from videobert_engine.data import write_manifest
 
 pytestmark = pytest.mark.slow  # trains, or starts processes or a browser

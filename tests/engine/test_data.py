@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from tests.engine.conftest import World
+from tests.engine.captioned import World
 from videobert_engine import EngineError
 from videobert_engine.config import preset
 from videobert_engine.data import clip_loader, decode_all, load_manifest, write_manifest

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from tests.engine.conftest import QUALITY_STEPS, World
+from tests.engine.captioned import QUALITY_STEPS, World
 from videobert_engine import CheckpointError, ModelVersionMismatch
 from videobert_engine.checkpoint import FORMAT, load_model, read_checkpoint, save_checkpoint
 from videobert_engine.embed import Embedder

@@ -1,4 +1,4 @@
-"""Engine fixtures: a synthetic world of captioned videos and one tiny model trained on it (once per session)."""
+"""Engine fixtures, shared by the whole suite: captioned videos (one coloured shape moving, a caption saying so) and one tiny model trained on them (once per session)."""
 
 from __future__ import annotations
 
