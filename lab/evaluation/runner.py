@@ -32,8 +32,8 @@ from mediarec.recommender.ranked import RankedRecommender
 
 # name → (config, protocol) → an unfitted recommender. "hybrid" is the blend the
 # site serves; "ranked" the learned two-stage model (LightGBM ranker over every
-# source, not served yet: it does not beat the blend on cold items, issue #14);
-# "ease" a peer.
+# source, not served yet: on the world's warm protocols it follows the events, which
+# favour CF, where the ground truth favours content, issue #14); "ease" a peer.
 MODELS: dict[str, Callable[[RecommenderConfig, Protocol], Recommender]] = {
     "popularity": lambda config, protocol: PopularityRecommender(config),
     "als": lambda config, protocol: ALSRecommender(config),

@@ -64,7 +64,8 @@ class RecommenderConfig:
     ranker_candidates: int = 50  # per source
     ranker_min_users: int = 50  # fewer users with validation labels: no ranker, the blend serves
     ranker_validation_fraction: float = 0.2  # each user's latest positive pairs held out as labels
-    ranker_min_cold_fraction: float = 0.05  # items made cold in validation: at least this, or the catalog's share
+    ranker_min_cold_fraction: float = 0.02  # items made cold in validation: the catalog's share, at least this
+    ranker_label_grades: int = 3  # held-out pairs graded 1..this by their confidence (1 = binary labels)
     ranker_trees: int = 400  # at most; early stopping on validation users picks fewer
     ranker_learning_rate: float = 0.05
     ranker_leaves: int = 31

@@ -22,13 +22,13 @@ import scipy.sparse as sp
 
 from mediarec.recommender import ranker as rk
 from mediarec.recommender.base import FitError, top_n
-from mediarec.recommender.blend import Ranked, mmr
+from mediarec.recommender.blend import Ranked, blend_weights, history_strength, mmr, normalize
 from mediarec.recommender.cf import ColdALSRecommender
 from mediarec.recommender.config import RecommenderConfig
 from mediarec.recommender.content import MISSING, ContentRecommender, normalize_rows
 from mediarec.recommender.ease import EASERecommender
 from mediarec.recommender.hybrid import HybridRecommender
-from mediarec.recommender.split import holdout_latest, simulate_cold
+from mediarec.recommender.split import carve_cold, holdout_latest
 
 RECENT = 5  # history items the "recent" features compare against
 
@@ -81,13 +81,13 @@ class Sources:
             ranks[s] = position[items]
         content = self.content.item_embeddings
         n_user = float((row.data > 0).sum())
+        blended = self._blend(raw, items, n_user)
         return rk.Candidates(
             items=items,
             scores={s: v[items] for s, v in raw.items()},
             ranks=ranks,
             item_user_share=self.item_counts[items] / self.n_active_users,
             item_popularity_share=self.popularity[items] / max(float(self.popularity.mean()), 1e-9),
-            item_age_days=np.full(len(items), np.nan) if self.item_age_days is None else self.item_age_days[items],
             recent_content=(content[items] @ content[recent].T).max(axis=1)
             if len(recent)
             else np.full(len(items), np.nan),
@@ -95,7 +95,15 @@ class Sources:
             if len(recent)
             else np.full(len(items), np.nan),
             n_user=n_user,
+            blend=blended,
+            item_history=history_strength(self.item_counts[items], self.config.item_history_k),
         )
+
+    def _blend(self, raw: dict[str, np.ndarray], items: np.ndarray, n_user: float) -> np.ndarray:
+        """(C,) the fixed blend's score (``blend.blend``) of the candidates, ALS as its CF part."""
+        weights = blend_weights(n_user, self.item_counts[items], self.config)
+        parts = {"cf": raw["als"], "content": raw["content"], "trending": raw["trending"], "fresh": raw.get("fresh")}
+        return sum(weights[s] * normalize(v[items]) for s, v in parts.items() if v is not None)
 
 
 def recent_items(row: sp.csr_matrix, times_row: sp.csr_matrix | None) -> np.ndarray:
@@ -106,6 +114,15 @@ def recent_items(row: sp.csr_matrix, times_row: sp.csr_matrix | None) -> np.ndar
         if (when > 0).all():
             return positive[np.argsort(-when, kind="stable")[:RECENT]]
     return positive[np.argsort(-row.data[row.data > 0], kind="stable")[:RECENT]]
+
+
+def grades(user_items: sp.csr_matrix, config: RecommenderConfig) -> np.ndarray:
+    """The confidence thresholds between label grades: quantiles of the positive training values,
+    so a held-out pair above j of them is graded 1 + j (``ranker_label_grades`` = 1: binary)."""
+    positive = user_items.data[user_items.data > 0]
+    if config.ranker_label_grades <= 1 or not len(positive):
+        return np.empty(0)
+    return np.quantile(positive, np.arange(1, config.ranker_label_grades) / config.ranker_label_grades)
 
 
 class RankedRecommender(HybridRecommender):
@@ -138,28 +155,35 @@ class RankedRecommender(HybridRecommender):
         c = self.config
         split_times = self.interaction_times if self.validation == "time" else None
         full = Sources(c, self.item_age_days).fit(user_items, item_embeddings, times=split_times)
-        earlier, later = holdout_latest(user_items, split_times, fraction=c.ranker_validation_fraction, seed=c.seed)
+        # Validation items made cold in the share the catalog has cold ones, all their pairs labels.
         cold_share = max(c.ranker_min_cold_fraction, float((self.item_counts == 0).mean()))
-        earlier, _ = simulate_cold(earlier, later, cold_share, seed=c.seed)
-        self.ranker = self._fit_ranker(earlier, later, item_embeddings, full.ease.lam)
+        warm, cold_pairs = carve_cold(user_items, cold_share, seed=c.seed)
+        earlier, later = holdout_latest(warm, split_times, fraction=c.ranker_validation_fraction, seed=c.seed)
+        later = later + cold_pairs
+        self.training = {"cold_share": round(cold_share, 4)}
+        self.ranker = self._fit_ranker(earlier, later, item_embeddings, full.ease.lam, grades(user_items, c))
         self.sources = full
         self.cf, self.content = full.als, full.content  # the blend's parts, for the fallback and explain()
 
-    def _fit_ranker(self, earlier, later, embeddings, ease_lambda) -> rk.Ranker | None:
+    def _fit_ranker(self, earlier, later, embeddings, ease_lambda, thresholds) -> rk.Ranker | None:
         users = np.flatnonzero((np.diff(later.indptr) > 0) & (np.asarray((earlier > 0).sum(axis=1)).ravel() > 0))
         if len(users) < self.config.ranker_min_users or earlier.nnz == 0:
             return None
         sources = Sources(self.config, self.item_age_days).fit(earlier, embeddings, ease_lambda=ease_lambda)
+        # Items with no training event can have no label here: as candidates they would only
+        # teach that cold items are never relevant.
+        untouched = np.flatnonzero(self.item_counts == 0)
         xs, ys, groups = [], [], []
         for user in users:
             row = earlier[user]
             times_row = None if self.interaction_times is None else self.interaction_times[user]
-            cands = sources.candidates(row, row.indices, recent_items(row, times_row))
+            cands = sources.candidates(row, np.union1d(row.indices, untouched), recent_items(row, times_row))
             xs.append(rk.features(cands))
-            ys.append(np.isin(cands.items, later.indices[later.indptr[user] : later.indptr[user + 1]]))
+            value = np.asarray(later[user, cands.items].todense()).ravel()
+            ys.append(np.where(value > 0, 1 + np.searchsorted(thresholds, value, side="left"), 0))
             groups.append(len(cands.items))
         x, y = np.vstack(xs), np.concatenate(ys).astype(np.float32)
-        self.training = {"users": len(users), "rows": len(x), "positives": int(y.sum())}
+        self.training |= {"users": len(users), "rows": len(x), "positives": int((y > 0).sum())}
         if y.sum() == 0:
             return None
         ranker = rk.Ranker(self.config).fit(x, y, np.array(groups))

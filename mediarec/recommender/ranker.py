@@ -32,7 +32,7 @@ REASON = {
     "trending": "trending",
     "fresh": "fresh",
 }
-RANKER_VERSION = "ranker-1"
+RANKER_VERSION = "ranker-2"
 
 
 @dataclass
@@ -44,10 +44,11 @@ class Candidates:
     ranks: dict[str, np.ndarray]  # source → 0-based position in its nominations; NaN = not nominated
     item_user_share: np.ndarray  # users with a positive entry for the item ÷ users with any
     item_popularity_share: np.ndarray  # time-decayed positive confidence ÷ the catalog's mean
-    item_age_days: np.ndarray  # days since upload; NaN where unknown
     recent_content: np.ndarray  # max content cosine to the user's most recent positive items
     recent_cf: np.ndarray  # max CF-factor cosine to them (co-watch strength)
     n_user: float  # the user's positive history entries
+    blend: np.ndarray | None = None  # the fixed blend's score (blend.blend) over these candidates
+    item_history: np.ndarray | None = None  # h_i = n_i / (n_i + k_i), the blend's item history strength
 
 
 # Raw scores whose scale means the same in every fit (cosines, the fresh ramp); the
@@ -69,8 +70,10 @@ def feature_names() -> list[str]:
         "recent_cf",
         "item_user_share",
         "item_popularity_share",
-        "item_age_days",
         "n_user",
+        "blend_z",
+        "blend_score",
+        "item_history",
     ]
 
 
@@ -81,20 +84,29 @@ FEATURE_SOURCE = {
     "recent_cf": "cowatch",
     "item_user_share": "trending",
     "item_popularity_share": "trending",
-    "item_age_days": "fresh",
     "n_user": None,
+    "blend_z": None,
+    "blend_score": None,
+    "item_history": None,
 }
+
+
+def _z(score: np.ndarray) -> np.ndarray:
+    """``score`` as a z-score over its finite entries (the user's candidates); NaN stays NaN."""
+    finite = score[np.isfinite(score)]
+    return (score - finite.mean()) / (finite.std() + 1e-6) if len(finite) else score
 
 
 def features(c: Candidates) -> np.ndarray:
     """(C, F) in ``feature_names()`` order. Per source: the nomination rank, the score as a
-    z-score over the user's candidates and, for ``ABSOLUTE`` sources, the raw score."""
+    z-score over the user's candidates and, for ``ABSOLUTE`` sources, the raw score; then
+    item and user facts, and the fixed blend's score, so the ranker can start from it."""
     n = len(c.items)
+    nan = np.full(n, np.nan, np.float32)
     columns = []
     for s in SOURCES:
-        score = np.asarray(c.scores.get(s, np.full(n, np.nan)), dtype=np.float32)
-        finite = score[np.isfinite(score)]
-        z = (score - finite.mean()) / (finite.std() + 1e-6) if len(finite) else score
+        score = np.asarray(c.scores.get(s, nan), dtype=np.float32)
+        z = _z(score)
         part = {"rank": np.asarray(c.ranks.get(s, np.full(n, np.nan)), dtype=np.float32), "z": z, "score": score}
         columns += [part[p] for p in _source_features(s)]
     columns += [
@@ -102,9 +114,10 @@ def features(c: Candidates) -> np.ndarray:
         c.recent_cf,
         c.item_user_share,
         c.item_popularity_share,
-        c.item_age_days,
         np.full(n, np.log1p(c.n_user)),
     ]
+    blend = nan if c.blend is None else np.asarray(c.blend, dtype=np.float32)
+    columns += [_z(blend), blend, nan if c.item_history is None else c.item_history]
     return np.column_stack([np.asarray(col, dtype=np.float32) for col in columns])
 
 
@@ -122,6 +135,7 @@ class Ranker:
             "objective": "lambdarank",
             "metric": "ndcg",
             "eval_at": [10],
+            "label_gain": [float(g) for g in range(c.ranker_label_grades + 1)],  # linear in the grade
             "learning_rate": c.ranker_learning_rate,
             "num_leaves": c.ranker_leaves,
             "min_data_in_leaf": c.ranker_min_child,

@@ -8,9 +8,11 @@ looking at a test split.
 With event times the held-out pairs are each user's latest positive ones
 (a time-ordered split, like a site that fits on the past and serves the
 future); without them, a seeded random share of each user's positive pairs.
-``simulate_cold`` additionally takes every earlier pair of a few random items
-away, so they are cold to the generators while their later pairs stay labels:
-the ranker then sees cold items in the share the catalog has them.
+``carve_cold`` first takes every pair of a few random items out of the
+training matrix and makes all of them labels, so those items are cold to the
+generators and are judged the way an item the catalog has no event for is
+judged later on: by everyone who comes to it. The ranker then sees cold items
+in the share the catalog has them.
 """
 
 from __future__ import annotations
@@ -37,7 +39,8 @@ def holdout_latest(
     seed: int = 0,
 ) -> tuple[sp.csr_matrix, sp.csr_matrix]:
     """``(earlier, later)``: per user with ``min_positive`` positive pairs or more,
-    round(``fraction`` · n) of them (at least one) move to ``later``; earlier keeps the rest."""
+    round(``fraction`` · n) of them (at least one) move to ``later`` with their values;
+    earlier keeps the rest."""
     train = sp.csr_matrix(train, dtype=np.float32)
     train.sort_indices()
     rng = np.random.default_rng(seed)
@@ -53,24 +56,24 @@ def holdout_latest(
         held[positive[np.argsort(-order_key[positive], kind="stable")[:n_out]]] = True
     rows = np.repeat(np.arange(train.shape[0]), np.diff(train.indptr))
     earlier = sp.csr_matrix((train.data[~held], (rows[~held], train.indices[~held])), shape=train.shape)
-    later = sp.csr_matrix((np.ones(held.sum(), np.float32), (rows[held], train.indices[held])), shape=train.shape)
+    later = sp.csr_matrix((train.data[held], (rows[held], train.indices[held])), shape=train.shape)
     return earlier, later
 
 
-def simulate_cold(
-    earlier: sp.csr_matrix, later: sp.csr_matrix, fraction: float, *, seed: int = 0
-) -> tuple[sp.csr_matrix, np.ndarray]:
-    """``earlier`` without any pair of a random ``fraction`` of the items that have labels
-    in ``later``, and the (I,) bool mask of those items."""
+def carve_cold(train: sp.csr_matrix, fraction: float, *, seed: int = 0) -> tuple[sp.csr_matrix, sp.csr_matrix]:
+    """``(rest, cold_pairs)``: ``train`` without any pair of a random ``fraction`` of the items
+    that have a positive pair, and those items' positive pairs (with their values)."""
+    train = sp.csr_matrix(train, dtype=np.float32)
     rng = np.random.default_rng(seed)
-    labelled = np.flatnonzero(np.diff(sp.csc_matrix(later).indptr) > 0)
-    n_cold = int(np.floor(len(labelled) * fraction + 0.5))
-    cold = np.zeros(earlier.shape[1], dtype=bool)
-    cold[rng.permutation(labelled)[:n_cold]] = True
-    kept = sp.csr_matrix(earlier, dtype=np.float32) @ sp.diags((~cold).astype(np.float32))
-    kept = sp.csr_matrix(kept)
-    kept.eliminate_zeros()
-    return kept, cold
+    touched = np.flatnonzero(np.diff(sp.csc_matrix(train > 0).indptr) > 0)
+    cold = np.zeros(train.shape[1], dtype=bool)
+    cold[rng.permutation(touched)[: int(np.floor(len(touched) * fraction + 0.5))]] = True
+    keep = sp.diags((~cold).astype(np.float32))
+    rest = sp.csr_matrix(train @ keep)
+    cold_pairs = sp.csr_matrix(train.maximum(0) @ sp.diags(cold.astype(np.float32)))
+    rest.eliminate_zeros()
+    cold_pairs.eliminate_zeros()
+    return rest, cold_pairs
 
 
 def ndcg_at(scores: np.ndarray, labels: sp.csr_matrix, users: np.ndarray, k: int = 10) -> float:

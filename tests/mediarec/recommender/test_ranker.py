@@ -30,7 +30,7 @@ def candidates(rng, n: int, informative: str) -> tuple[rk.Candidates, np.ndarray
     nan = np.full(n, np.nan, np.float32)
     c = rk.Candidates(
         items=np.arange(n), scores=scores, ranks=ranks, item_user_share=rng.random(n), item_popularity_share=rng.random(n),
-        item_age_days=nan, recent_content=nan, recent_cf=nan, n_user=10.0,
+        recent_content=nan, recent_cf=nan, n_user=10.0,
     )  # fmt: skip
     return c, label
 
