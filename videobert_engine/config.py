@@ -94,14 +94,25 @@ class VideoBertConfig:
 
 
 def tiny() -> VideoBertConfig:
-    """CPU demo size: 4 clips x 8 frames at 48 px (not 112: a 2-core CPU trains it in a minute or two)."""
+    """CPU demo size: 4 clips x 8 frames at 48 px (not 112: a 2-core CPU trains it in a minute or two).
+
+    The text tower is all-MiniLM-L6-v2 (the trainer keeps it frozen by default, see TrainConfig), so the few
+    hundred videos of a demo catalog learn to meet a text space that already knows "crimson" is red; frames are
+    squashed whole (a center crop loses objects near the edges) and the C3D head max-pools (position-free).
+    """
     return VideoBertConfig(
         name="tiny",
-        clips=ClipConfig(n_clips=4, frames_per_clip=8, fps=6.0, size=48),
+        clips=ClipConfig(n_clips=4, frames_per_clip=8, fps=6.0, size=48, fit="squash"),
         video=C3DConfig(
-            widths=(8, 16, 32, 32, 64, 64, 64, 64), fc_dim=256, dropout=0.0, batch_norm=True, frames=8, size=48
+            widths=(8, 16, 32, 32, 64, 64, 64, 64),
+            fc_dim=256,
+            dropout=0.0,
+            batch_norm=True,
+            pool="max",
+            frames=8,
+            size=48,
         ),
-        text=TextConfig(vocab="corpus", d_model=128, n_layer=2, n_head=4, d_ff=512, max_len=32, dropout=0.0),
+        text=TextConfig(vocab="minilm", init="minilm", max_len=64, dropout=0.0),
         joint=JointConfig(d_model=128, n_layer=2, n_head=4, d_ff=512, dropout=0.0),
     )
 

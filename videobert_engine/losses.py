@@ -11,6 +11,10 @@ One training step runs the cross-modal transformer over four views of the batch 
                                                        among all masked clips of the batch
                                                    (d) [CLS] alignment: is video' the item's own video? (half
                                                        the pairs get another item's video)
+    video only, pooled                           ─► (e) bag of words: predict which words the item's text uses
+                                                       (through the MLM decoder; a direct, many-label signal
+                                                       for what the pixels show, where (a) alone lets a small
+                                                       catalog be told apart by whatever differs, not by content)
 """
 
 from __future__ import annotations
@@ -21,18 +25,22 @@ import torch
 import torch.nn.functional as F
 
 from videobert_engine.joint import Tokens, VideoBert
+from videobert_engine.text import masked_mean
 
 
 @dataclass
 class Objectives:
     contrastive: float = 1.0  # (a)
-    mlm: float = 0.25  # (b)  the auxiliary weights are kept low: at 0.5 / 0.5 / 0.25 they slowed (a) down
-    masked_clip: float = 0.25  # (c)
-    alignment: float = 0.1  # (d)
+    # (b)-(d) are off by default: on a few hundred videos they cost step time (a fourth view, a second text
+    # pass) without making the video embedding carry more of what is on screen (see lab/evaluation)
+    mlm: float = 0.0  # (b)  when on, keep it low: at 0.5 / 0.5 / 0.25 the auxiliaries slowed (a) down
+    masked_clip: float = 0.0  # (c)
+    alignment: float = 0.0  # (d)
     text_mask_prob: float = 0.15
     clip_mask_prob: float = 0.25
     fused_anchor: float = 0.5  # share of (a) that ties the fused embedding to z_v and z_t
     clip_temperature: float = 0.1
+    words: float = 1.0  # (e), each word weighted by its idf in the training texts
 
 
 @dataclass
@@ -43,6 +51,7 @@ class Batch:
     ids: torch.Tensor  # (B, L)
     text_mask: torch.Tensor  # (B, L) bool
     text_states: torch.Tensor | None = None  # (B, L, dt) a frozen text tower's output, computed once per text
+    word_weight: torch.Tensor | None = None  # (vocab,) weight of each word in (e), e.g. its idf in the corpus
 
 
 def info_nce(a: torch.Tensor, b: torch.Tensor, scale: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -126,6 +135,18 @@ def compute_losses(model: VideoBert, batch: Batch, obj: Objectives, tokenizer, g
         loss = (1 - obj.fused_anchor) * loss_vt + obj.fused_anchor * loss_f
         total = total + obj.contrastive * loss
         metrics.update(nce=loss.item(), nce_acc=acc.item(), nce_vt=loss_vt.item(), nce_fused=loss_f.item())
+
+    if obj.words and len(pairs):  # (e)
+        _, _, video_v = model.split(h_v, tok)
+        logits = model.mlm_logits(masked_mean(video_v, tok.video_mask)[pairs]).float()  # (P, vocab)
+        used = batch.text_mask[pairs] & (batch.ids[pairs] >= tokenizer.n_special)  # (P, L)
+        bag = logits.new_zeros(logits.shape).scatter_(1, batch.ids[pairs], used.float())  # (P, vocab) 0/1
+        weighted = bag if batch.word_weight is None else bag * batch.word_weight
+        target = weighted / weighted.sum(1, keepdim=True).clamp(min=1e-6)
+        loss = -(target * F.log_softmax(logits, dim=-1)).sum(1).mean()
+        top = logits.topk(5, dim=1).indices
+        total = total + obj.words * loss
+        metrics.update(words=loss.item(), words_p5=bag.gather(1, top).mean().item())
 
     if use_masked:
         h_m = h_m[0]

