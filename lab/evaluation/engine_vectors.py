@@ -23,7 +23,7 @@ import numpy as np
 from lab.evaluation.embedding_quality import DEFAULT_CACHE, rendered_videos, stored_text
 from lab.synthetic import World
 
-# The demo's training (lab/management/commands/demo.py runs ``train_videobert`` with these).
+# The demo's training: lab/management/commands/demo.py runs ``train_videobert`` with these.
 DEMO_TRAINING = {"preset": "tiny", "steps": 150, "seed": 0}
 
 

@@ -18,6 +18,7 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
+from lab.evaluation.engine_vectors import DEMO_TRAINING
 from mediarec.models import ModelKind, Video, VideoStatus
 from mediarec.selectors import cf_model_version_active, model_version_active
 from mediarec.services.accounts import account_ensure
@@ -35,7 +36,7 @@ class Command(BaseCommand):
         parser.add_argument("--no-serve", action="store_true", help="set everything up, then exit")
         parser.add_argument("--videos", type=int, default=300, help="rendered videos in the seeded world")
         parser.add_argument("--users", type=int, default=500, help="simulated viewers in the seeded world")
-        parser.add_argument("--train-steps", type=int, default=150, help="VideoBERT training steps")
+        parser.add_argument("--train-steps", type=int, default=DEMO_TRAINING["steps"], help="VideoBERT training steps")
         parser.add_argument("--refit", action="store_true", help="refit CF even if a model exists")
 
     def handle(self, *args, **opts):
@@ -71,7 +72,12 @@ class Command(BaseCommand):
         if active is None or active.kind != ModelKind.VIDEOBERT:
             self.step("training a small VideoBERT on the catalog (CPU)")
             call_command(
-                "train_videobert", preset="tiny", steps=self.opts["train_steps"], seed=0, device="cpu", activate=True
+                "train_videobert",
+                preset=DEMO_TRAINING["preset"],
+                steps=self.opts["train_steps"],
+                seed=DEMO_TRAINING["seed"],
+                device="cpu",
+                activate=True,
             )
         self.step("embedding the catalog in the background worker")
         self.wait_for_embeddings(processes)
