@@ -280,6 +280,15 @@ def render_video(spec: VideoSpec, path: Path) -> Path:
     return path
 
 
+def _one_blas_thread() -> None:
+    """Render workers convert frames with small matrix products (``rgb_to_yuv420p``). With a BLAS thread per
+    core in every worker, and other busy processes on the machine, OpenBLAS's spinning threads made a 4 s
+    render take over ten minutes (a CI run while an evaluation ran); one thread per worker is as fast alone."""
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(1)
+
+
 def _render_one(job: tuple[VideoSpec, str]) -> tuple[int, str, float]:
     spec, path = job
     start = time.perf_counter()
@@ -313,7 +322,9 @@ def render_catalog(
             yield RenderedVideo(by_index[index], Path(path), seconds)
         return
     # Spawned, not forked: the parent may hold database connections and threads.
-    with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+    with ProcessPoolExecutor(
+        max_workers=workers, mp_context=multiprocessing.get_context("spawn"), initializer=_one_blas_thread
+    ) as pool:
         for index, path, seconds in pool.map(_render_one, jobs, chunksize=1):
             yield RenderedVideo(by_index[index], Path(path), seconds)
 
