@@ -108,11 +108,16 @@ def rendered_videos(specs: list, seed: int, cache: Path = DEFAULT_CACHE, workers
     return paths
 
 
-def rendered_world(seed: int, n_videos: int = 300, cache: Path = DEFAULT_CACHE, workers: int | None = None):
-    """The world's video specs and their files (``rendered_videos``)."""
+def catalog_world(seed: int, n_videos: int):
+    """World ``seed``'s catalog as the demo seeds it (30 days); one user, since only the videos are used."""
     from lab.synthetic import World, WorldConfig
 
-    world = World.generate(WorldConfig(n_videos=n_videos, n_users=1, days=30, seed=seed))
+    return World.generate(WorldConfig(n_videos=n_videos, n_users=1, days=30, seed=seed))
+
+
+def rendered_world(seed: int, n_videos: int = 300, cache: Path = DEFAULT_CACHE, workers: int | None = None):
+    """The world's video specs and their files (``rendered_videos``)."""
+    world = catalog_world(seed, n_videos)
     return world.videos, rendered_videos(world.videos, seed, cache=cache, workers=workers)
 
 
@@ -228,9 +233,7 @@ ORACLE_VIEW = "stand-in vectors (oracle upper bound)"
 def add_oracle(report: Report, *, n_videos: int, dim: int = 256) -> Report:
     """Add the world's stand-in vectors (made from the ground truth) of the same held-out videos, as the
     upper bound of neighbour agreement; they have no text side, so no recall."""
-    from lab.synthetic import World, WorldConfig
-
-    world = World.generate(WorldConfig(n_videos=n_videos, n_users=1, days=30, seed=report.seed))
+    world = catalog_world(report.seed, n_videos)
     _, test_idx = split(len(world.videos), report.seed)
     vectors = world.standin_embeddings(dim)[test_idx]
     report.agreement[ORACLE_VIEW] = neighbour_agreement(vectors, [world.videos[i].attributes for i in test_idx])
