@@ -7,6 +7,7 @@
       ↓ conv4a 512, conv4b 512     → pool4 (2,2,2)   (B, 512, 2, 7, 7)
       ↓ conv5a 512, conv5b 512     → pool5 (2,2,2), spatial padding 1  (B, 512, 1, 4, 4)   = forward_features
       ↓ flatten (or pool="max": global max over t, h, w) → fc6 4096 → fc7 4096   = forward_head(pre_logits=True)
+        (pool="pyramid": the global max of every stage's output, pool1 … pool5, concatenated, is the feature)
       ↓ fc8 num_classes (487 for Sports-1M; absent when num_classes=0)  = forward_head()
 
 Every conv is 3x3x3, stride 1, padding 1, followed by ReLU. Width-scaled presets change ``widths`` and ``fc_dim``
@@ -14,6 +15,9 @@ and add batch norm after each conv (``batch_norm=True``: they train from scratch
 a clip shorter than 16 frames (or smaller than 112 px) skips the pooling steps that would shrink a side below 1.
 ``pool="max"`` makes the head position-free: "is there a red star anywhere" instead of "what is in each cell",
 which generalizes from a few hundred videos where the flattened map memorizes where things were.
+``pool="pyramid"`` also reads the early stages: colour and small parts are there after one or two convs, and
+a head that sees them learns them in the few hundred steps a CPU demo trains, where through all eight convs
+it takes thousands (lab/evaluation, "Embedding quality").
 """
 
 from __future__ import annotations
@@ -64,7 +68,9 @@ class C3D(nn.Module):
             c_in = c_out
         self.features = nn.Sequential(*layers)
         self.feature_shape = (c_in, t, h, w)
-        self.fc6 = nn.Linear(c_in * (t * h * w if config.pool == "flatten" else 1), config.fc_dim)
+        stage_widths = [config.widths[i] for i in _POOLS]
+        fc6_in = {"flatten": c_in * t * h * w, "max": c_in, "pyramid": sum(stage_widths)}[config.pool]
+        self.fc6 = nn.Linear(fc6_in, config.fc_dim)
         self.fc7 = nn.Linear(config.fc_dim, config.fc_dim)
         self.drop = nn.Dropout(config.dropout)
         self.fc8 = nn.Linear(config.fc_dim, config.num_classes) if config.num_classes else nn.Identity()
@@ -82,10 +88,20 @@ class C3D(nn.Module):
                 nn.init.zeros_(m.bias)
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
-        return self.features(x)  # (B, 3, T, H, W) -> (B, C, t, h, w)
+        """(B, 3, T, H, W) -> (B, C, t, h, w); with pool="pyramid" -> (B, ΣC) every stage's global max."""
+        if self.config.pool != "pyramid":
+            return self.features(x)
+        stages = []
+        for layer in self.features:
+            x = layer(x)
+            if isinstance(layer, nn.MaxPool3d):
+                stages.append(x.amax(dim=(2, 3, 4)))
+        return torch.cat(stages, dim=1)
 
     def forward_head(self, x: torch.Tensor, pre_logits: bool = False) -> torch.Tensor:
-        x = x.flatten(1) if self.config.pool == "flatten" else x.amax(dim=(2, 3, 4))  # (B, C*t*h*w) or (B, C)
+        pool = self.config.pool
+        if pool != "pyramid":
+            x = x.flatten(1) if pool == "flatten" else x.amax(dim=(2, 3, 4))  # (B, C*t*h*w) or (B, C)
         x = self.drop(torch.relu(self.fc6(x)))
         x = self.drop(torch.relu(self.fc7(x)))  # (B, fc_dim) per-clip feature
         return x if pre_logits else self.fc8(x)

@@ -32,7 +32,8 @@ class C3DConfig:
     num_classes: int = 0  # fc8; 487 (Sports-1M) for the reference network, 0 = no classifier
     dropout: float = 0.5
     batch_norm: bool = False  # BatchNorm3d after each conv (not in the original; helps short from-scratch training)
-    pool: Literal["flatten", "max"] = "flatten"  # pool5 -> fc6: flatten (the original) or global max over t, h, w
+    # pool5 -> fc6: flatten (the original), global max over t, h, w, or the global max of every stage (pyramid)
+    pool: Literal["flatten", "max", "pyramid"] = "flatten"
     frames: int = 16  # input clip length; must equal ClipConfig.frames_per_clip
     size: int = 112  # input frame size; must equal ClipConfig.size
 
@@ -98,7 +99,8 @@ def tiny() -> VideoBertConfig:
 
     The text tower is all-MiniLM-L6-v2 (the trainer keeps it frozen by default, see TrainConfig), so the few
     hundred videos of a demo catalog learn to meet a text space that already knows "crimson" is red; frames are
-    squashed whole (a center crop loses objects near the edges) and the C3D head max-pools (position-free).
+    squashed whole (a center crop loses objects near the edges) and the C3D head max-pools every stage
+    (position-free, and the early stages carry colour from the first steps on).
     """
     return VideoBertConfig(
         name="tiny",
@@ -108,7 +110,7 @@ def tiny() -> VideoBertConfig:
             fc_dim=256,
             dropout=0.0,
             batch_norm=True,
-            pool="max",
+            pool="pyramid",
             frames=8,
             size=48,
         ),

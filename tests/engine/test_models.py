@@ -70,9 +70,23 @@ def test_c3d_shapes(name):
         feats = model.forward_features(x)
         pre = model.forward_head(feats, pre_logits=True)
         logits = model.forward_head(feats)
-    assert feats.shape[1:] == model.feature_shape
+    pyramid = (sum(cfg.widths[i] for i in (0, 1, 3, 5, 7)),)  # every stage's global max
+    assert feats.shape[1:] == (pyramid if cfg.pool == "pyramid" else model.feature_shape)
     assert pre.shape == (2, cfg.fc_dim) and logits.shape == (2, 10)
     assert torch.isfinite(logits).all() and pre.abs().sum() > 0
+
+
+def test_c3d_pyramid_reads_the_first_stage():
+    """pool="pyramid": the first entries are pool1's global max, so the head sees colour after one conv."""
+    cfg = C3DConfig(widths=(4, 8, 8, 8, 8, 8, 8, 8), fc_dim=16, batch_norm=True, pool="pyramid", frames=8, size=32)
+    torch.manual_seed(0)
+    model = C3D(cfg).eval()
+    x = normalize_clips(torch.randint(0, 256, (2, 8, 32, 32, 3), dtype=torch.uint8))
+    with torch.no_grad():
+        feats = model.forward_features(x)
+        first = model.features[:4](x)  # conv1a, bn, relu, pool1
+    assert feats.shape == (2, 4 + 8 + 8 + 8 + 8)
+    assert torch.equal(feats[:, :4], first.amax(dim=(2, 3, 4)))
 
 
 @pytest.mark.parametrize("name", ["tiny", "small"])
