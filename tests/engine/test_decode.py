@@ -194,3 +194,41 @@ def test_good_file_leaves_no_open_descriptor(tmp_path: Path):
         sample_clips(path, SPEC)
         probe_video(path)
     assert open_fds() == before
+
+
+def sample_through(path: Path, spec: ClipConfig = SPEC) -> np.ndarray:
+    """The same sampling with seeking switched off: every frame decoded, in order."""
+    with _Reader(path, 30.0) as reader:
+        reader._worth_seeking = lambda target, decoded_until: False
+        return reader.sample(spec)
+
+
+@pytest.mark.parametrize("name", ["one_key.mp4", "one_key.mkv", "one_key.ts"])
+def test_one_key_frame_file_is_decoded_once(tmp_path: Path, name):
+    # seeking cannot skip anything here: the only key frame is the first frame
+    path = write_indexed(tmp_path / name, seconds=60, fps=10, size=(32, 32), gop=100_000)
+    with _Reader(path, 30.0) as reader:
+        clips = reader.sample(SPEC)
+        decoded = reader.decoded
+    assert decoded <= 600, decoded
+    assert (clips == sample_through(path)).all()
+
+
+LAYOUTS = [  # name, key-frame interval, B-frames: every container and index kind the planner reads
+    ("gop12_bframes.mp4", 12, 3),
+    ("gop12_bframes.mkv", 12, 3),
+    ("gop25.ts", 25, 0),  # no index: the key frames come from a pass over the packets
+    ("gop7_bframes.avi", 7, 2),
+]
+
+
+@pytest.mark.parametrize(("name", "gop", "bframes"), LAYOUTS, ids=[c[0] for c in LAYOUTS])
+def test_seeking_picks_what_decoding_through_picks(tmp_path: Path, name, gop, bframes):
+    frames = (index_image(i, (96, 72)) for i in range(600))
+    options = {"g": str(gop), "bf": str(bframes), "crf": "0", "preset": "ultrafast"}
+    path = write_frames(tmp_path / name, frames, fps=10, options=options)
+    with _Reader(path, 30.0) as reader:
+        clips = reader.sample(SPEC)
+        decoded = reader.decoded
+    assert decoded < 300, decoded  # 4 clips of 1.3 s in 60 s: seeking skipped most of the file
+    assert (clips == sample_through(path)).all()
