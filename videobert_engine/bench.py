@@ -79,7 +79,9 @@ class DecodeCost:
 def decode_cost_lines(costs: list[DecodeCost]) -> list[str]:
     if not costs:
         return []
-    out = [f"{'decode cost: file':44s} {'codec':10s} {'frames':>6s} {'keys':>5s} {'sample s':>9s} {'bare s':>8s} {'ratio':>6s}"]
+    out = [
+        f"{'decode cost: file':44s} {'codec':10s} {'frames':>6s} {'keys':>5s} {'sample s':>9s} {'bare s':>8s} {'ratio':>6s}"
+    ]
     for c in costs:
         out.append(
             f"  {c.file[-42:]:42s} {c.codec:10s} {c.frames:6d} {c.key_frames:5d} {c.sample_cpu_s:9.3f} {c.bare_cpu_s:8.3f} {c.ratio:6.3f}"

@@ -147,14 +147,25 @@ class _Reader:
             return frame.time - self.start
         return index / (self.fps or 25.0)
 
+    def is_short(self, spec: ClipConfig) -> bool:
+        """Shorter than one clip (or of unknown length): read through, with the clip times wrapped around."""
+        return self.duration is None or self.duration < spec.frames_per_clip / spec.fps
+
+    def target_times(self, spec: ClipConfig) -> np.ndarray:
+        """(n, T) seconds from the stream start at which frames are taken."""
+        times = clip_times(self.duration, spec)
+        return np.mod(times, self.duration) if self.is_short(spec) and self.duration else times
+
+    def truncation_tolerance_s(self) -> float:
+        """How far past the last frame a target may lie before the file counts as truncated."""
+        return max(1.0, 0.1 * (self.duration or 0.0))
+
     def sample(self, spec: ClipConfig) -> np.ndarray:
-        times = clip_times(self.duration, spec)  # (n, T)
-        short = self.duration is None or self.duration < spec.frames_per_clip / spec.fps
-        if short and self.duration:
-            times = np.mod(times, self.duration)
+        times = self.target_times(spec)  # (n, T)
+        short = self.is_short(spec)
         flat = times.reshape(-1)
         out = np.empty((flat.size, spec.size, spec.size, 3), dtype=np.uint8)
-        tolerance = max(1.0, 0.1 * (self.duration or 0.0))
+        tolerance = self.truncation_tolerance_s()
 
         frames = self.timed_frames()
         held = ahead = None  # (time, frame): the last frame at or before the target, and the next one decoded
@@ -250,15 +261,21 @@ def to_square_rgb(
     """Scale the short side to ``size`` and center-crop to a square (``fit="squash"``: scale the whole frame to
     the square), turn upright -> (size, size, 3) uint8. Pass one ``reformatter`` for the frames of a file: it
     keeps its scaler between calls (the same pixels, a fraction of the cost)."""
-    w, h = frame.width, frame.height
-    scale = size / min(w, h)
-    sw, sh = (size, size) if fit == "squash" else (max(size, round(w * scale)), max(size, round(h * scale)))
+    sw, sh = scaled_size(frame.width, frame.height, size, fit)
     scaler = reformatter or VideoReformatter()
     image = scaler.reformat(frame, width=sw, height=sh, format="rgb24", interpolation="AREA").to_ndarray()
     top, left = (sh - size) // 2, (sw - size) // 2
     image = image[top : top + size, left : left + size]
     quarter_turns = (frame.rotation % 360) // 90
     return np.ascontiguousarray(np.rot90(image, k=quarter_turns)) if quarter_turns else image
+
+
+def scaled_size(w: int, h: int, size: int, fit: str = "crop") -> tuple[int, int]:
+    """(width, height) a w x h frame is scaled to before the center crop to size x size."""
+    if fit == "squash":
+        return size, size
+    scale = size / min(w, h)
+    return max(size, round(w * scale)), max(size, round(h * scale))
 
 
 def _duration_s(frame: av.VideoFrame) -> float:

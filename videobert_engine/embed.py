@@ -6,7 +6,8 @@
     scores = queries @ vecs.T
 
 Runs under ``inference_mode``; on CUDA in bf16 with the video tower in ``channels_last_3d``. Decoding happens in
-DataLoader worker processes while the model works on the previous batch.
+DataLoader worker processes while the model works on the previous batch; on CUDA they decode on NVDEC where
+PyNvVideoCodec is installed (``hwdecode.clip_sampler``), file by file falling back to PyAV.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from tqdm.auto import tqdm
 from videobert_engine.checkpoint import load_model, read_checkpoint
 from videobert_engine.data import clip_loader
 from videobert_engine.errors import ModelVersionMismatch
+from videobert_engine.hwdecode import clip_sampler
 from videobert_engine.joint import VideoBert
 from videobert_engine.text import WordPiece
 from videobert_engine.train import resolve_device
@@ -67,7 +69,10 @@ class Embedder:
         """
         out = np.zeros((len(records), self.embedding_dim), dtype=np.float32)
         errors: dict[int, str] = {}
-        loader = clip_loader(records, self.config.clips, batch_size, num_workers, pin_memory=self.device.type == "cuda")
+        cuda = self.device.type == "cuda"
+        loader = clip_loader(
+            records, self.config.clips, batch_size, num_workers, pin_memory=cuda, sample=clip_sampler(self.device)
+        )
         for batch in tqdm(loader, desc="embed", unit="batch", disable=not progress):
             errors.update(batch.errors)
             keep = torch.tensor([int(i) not in batch.errors for i in batch.index], dtype=torch.bool)

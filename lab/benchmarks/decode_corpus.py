@@ -17,17 +17,20 @@ from pathlib import Path
 import av
 import numpy as np
 
+ONE_KEY_X264 = {"g": "100000", "keyint_min": "100000", "sc_threshold": "0", "preset": "veryfast"}
+X265_GOP120 = {"x265-params": "keyint=120:log-level=error", "preset": "veryfast"}
+VP9_ONE_KEY = {"g": "100000", "deadline": "realtime", "cpu-used": "8"}
 # name, codec, seconds, fps, size, encoder options (g: key-frame interval, bf: B-frames)
 LAYOUTS = [
     ("h264_gop250_60s.mp4", "libx264", 60, 30, (640, 360), {"g": "250", "preset": "veryfast"}),
-    ("h264_one_key_60s.mp4", "libx264", 60, 30, (640, 360), {"g": "100000", "keyint_min": "100000", "sc_threshold": "0", "preset": "veryfast"}),
-    ("h264_one_key_60s.mkv", "libx264", 60, 30, (640, 360), {"g": "100000", "keyint_min": "100000", "sc_threshold": "0", "preset": "veryfast"}),
+    ("h264_one_key_60s.mp4", "libx264", 60, 30, (640, 360), ONE_KEY_X264),
+    ("h264_one_key_60s.mkv", "libx264", 60, 30, (640, 360), ONE_KEY_X264),
     ("h264_bframes_gop60_30s.mp4", "libx264", 30, 30, (854, 480), {"g": "60", "bf": "3", "preset": "medium"}),
     ("h264_intra_20s.mp4", "libx264", 20, 30, (640, 360), {"g": "1", "preset": "veryfast"}),
     ("h264_gop30_120s.mkv", "libx264", 120, 25, (480, 270), {"g": "30", "preset": "veryfast"}),
-    ("hevc_gop120_30s.mp4", "libx265", 30, 30, (640, 360), {"x265-params": "keyint=120:log-level=error", "preset": "veryfast"}),
+    ("hevc_gop120_30s.mp4", "libx265", 30, 30, (640, 360), X265_GOP120),
     ("vp9_gop240_40s.webm", "libvpx-vp9", 40, 30, (640, 360), {"g": "240", "deadline": "realtime", "cpu-used": "8"}),
-    ("vp9_one_key_30s.webm", "libvpx-vp9", 30, 30, (640, 360), {"g": "100000", "deadline": "realtime", "cpu-used": "8"}),
+    ("vp9_one_key_30s.webm", "libvpx-vp9", 30, 30, (640, 360), VP9_ONE_KEY),
     ("vp8_gop120_30s.webm", "libvpx", 30, 30, (640, 360), {"g": "120", "deadline": "realtime", "cpu-used": "8"}),
     ("mpeg4_gop12_30s.avi", "mpeg4", 30, 25, (640, 360), {"g": "12", "bf": "2"}),
     ("mpeg4_gop300_30s.avi", "mpeg4", 30, 25, (640, 360), {"g": "300"}),
