@@ -91,6 +91,7 @@ def cmd_embed(args: argparse.Namespace) -> None:
 
 def cmd_bench(args: argparse.Namespace) -> None:
     from videobert_engine.bench import run_bench
+    from videobert_engine.embed import InferenceConfig
 
     result = run_bench(
         args.preset,
@@ -101,6 +102,7 @@ def cmd_bench(args: argparse.Namespace) -> None:
         args.decode_iters,
         files=args.files or [],
         models=not args.no_models,
+        inference=InferenceConfig(compile_video=args.compile),
     )
     print("\n".join(result.lines()))
     if args.json:
@@ -155,6 +157,7 @@ def main(argv: list[str] | None = None) -> int:
         "--files", nargs="+", metavar="VIDEO", help="also print sample_clips / bare decode CPU time for these files"
     )
     p.add_argument("--no-models", action="store_true", help="time decoding only")
+    p.add_argument("--compile", action="store_true", help="torch.compile the fused model's video tower (CUDA)")
     p.add_argument("--json", action="store_true", help="also print the figures as one JSON line")
     p.set_defaults(func=cmd_bench)
 

@@ -25,6 +25,7 @@ import torch
 from videobert_engine.c3d import C3D, normalize_clips
 from videobert_engine.config import preset
 from videobert_engine.decode import sample_clips
+from videobert_engine.embed import InferenceConfig, prepare_model
 from videobert_engine.joint import VideoBert
 from videobert_engine.train import resolve_device
 
@@ -133,16 +134,16 @@ def _timed(fn, device: torch.device, iters: int, warmup: int) -> float:
     return best
 
 
-def bench_models(name: str, device: torch.device, batch_clips: int, iters: int, warmup: int) -> dict[str, float]:
+def bench_models(
+    name: str, device: torch.device, batch_clips: int, iters: int, warmup: int, inference: InferenceConfig | None = None
+) -> dict[str, float]:
     cfg = preset(name, text__init="random")  # timing needs no pretrained weights
     if cfg.text.vocab == "corpus":
         cfg.text.vocab_size = cfg.text.corpus_vocab_size
     n, c = cfg.clips.n_clips, cfg.clips
     items = max(1, batch_clips // n)
     cuda = device.type == "cuda"
-    model = VideoBert(cfg).eval().to(device)
-    if cuda:
-        model.video.to(memory_format=torch.channels_last_3d)
+    model = prepare_model(VideoBert(cfg), device, inference)
     gen = torch.Generator().manual_seed(0)
     clips = torch.randint(
         0, 256, (items, n, c.frames_per_clip, c.size, c.size, 3), generator=gen, dtype=torch.uint8
@@ -212,11 +213,10 @@ def run_bench(
     decode_iters: int = 5,
     files: list[str | Path] = (),
     models: bool = True,
+    inference: InferenceConfig | None = None,
 ) -> BenchResult:
     dev = resolve_device(device)
-    if dev.type == "cuda":
-        torch.backends.cudnn.benchmark = True
-    figures = bench_models(name, dev, batch_clips, iters, warmup) if models else dict.fromkeys(MODEL_FIGURES)
+    figures = bench_models(name, dev, batch_clips, iters, warmup, inference) if models else dict.fromkeys(MODEL_FIGURES)
     frames_s, videos_s, costs = bench_decode(name, decode_iters, files)
     return BenchResult(
         preset=name,

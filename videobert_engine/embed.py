@@ -5,7 +5,8 @@
     queries = emb.embed_texts(["red ball bouncing"])
     scores = queries @ vecs.T
 
-Runs under ``inference_mode``; on CUDA in bf16 with the video tower in ``channels_last_3d``. Decoding happens in
+Runs under ``inference_mode``; on CUDA in bf16, with the levers of ``InferenceConfig`` (``channels_last_3d``,
+cuDNN autotuning, optionally ``torch.compile`` of the video tower); on CPU none of them applies. Decoding happens in
 DataLoader worker processes while the model works on the previous batch; on CUDA they decode on NVDEC where
 PyNvVideoCodec is installed (``hwdecode.clip_sampler``), file by file falling back to PyAV.
 """
@@ -13,6 +14,7 @@ PyNvVideoCodec is installed (``hwdecode.clip_sampler``), file by file falling ba
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -27,12 +29,41 @@ from videobert_engine.text import WordPiece
 from videobert_engine.train import resolve_device
 
 
+@dataclass
+class InferenceConfig:
+    """How the model runs on CUDA. CPU runs take none of these, so CPU results never change."""
+
+    channels_last: bool = True  # the C3D tower in channels_last_3d (cuDNN's fast 3-D convolutions)
+    cudnn_benchmark: bool = True  # let cuDNN time its algorithms for each new input shape
+    compile_video: bool = False  # torch.compile the C3D tower (minutes of compiling on the first batches)
+    compile_mode: str = "max-autotune-no-cudagraphs"
+
+
+def prepare_model(model: VideoBert, device: torch.device, config: InferenceConfig | None = None) -> VideoBert:
+    """``model`` in eval mode on ``device``, with the CUDA levers of ``config`` applied."""
+    config = config or InferenceConfig()
+    model = model.eval().to(device)
+    if device.type != "cuda":
+        return model
+    torch.backends.cudnn.benchmark = config.cudnn_benchmark
+    if config.channels_last:
+        model.video.to(memory_format=torch.channels_last_3d)
+    if config.compile_video:
+        model.video.compile(mode=config.compile_mode, dynamic=False)
+    return model
+
+
 class Embedder:
-    def __init__(self, model: VideoBert, tokenizer: WordPiece, version: str, device: str | torch.device | None = None):
+    def __init__(
+        self,
+        model: VideoBert,
+        tokenizer: WordPiece,
+        version: str,
+        device: str | torch.device | None = None,
+        inference: InferenceConfig | None = None,
+    ):
         self.device = resolve_device(str(device) if device is not None else None)
-        self.model = model.eval().to(self.device)
-        if self.device.type == "cuda":
-            self.model.video.to(memory_format=torch.channels_last_3d)
+        self.model = prepare_model(model, self.device, inference)
         self.tokenizer = tokenizer
         self.version = version
         self.embedding_dim = model.config.embed_dim
@@ -40,7 +71,11 @@ class Embedder:
 
     @classmethod
     def from_checkpoint(
-        cls, path: str | os.PathLike, device: str | None = None, expect_version: str | None = None
+        cls,
+        path: str | os.PathLike,
+        device: str | None = None,
+        expect_version: str | None = None,
+        inference: InferenceConfig | None = None,
     ) -> Embedder:
         """Raises CheckpointError for a missing/bad file, ModelVersionMismatch when ``expect_version`` differs."""
         payload = read_checkpoint(path)
@@ -49,7 +84,7 @@ class Embedder:
                 f"checkpoint {os.fspath(path)} holds model {payload['version']}, expected {expect_version}"
             )
         model, tokenizer = load_model(payload)
-        return cls(model, tokenizer, payload["version"], device)
+        return cls(model, tokenizer, payload["version"], device, inference)
 
     def _autocast(self):
         return torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.device.type == "cuda")
