@@ -22,6 +22,7 @@ from tqdm.auto import tqdm
 
 from videobert_engine.checkpoint import load_model, read_checkpoint
 from videobert_engine.data import clip_loader
+from videobert_engine.decode import sample_clips
 from videobert_engine.errors import ModelVersionMismatch
 from videobert_engine.hwdecode import clip_sampler
 from videobert_engine.joint import VideoBert
@@ -37,6 +38,7 @@ class InferenceConfig:
     cudnn_benchmark: bool = True  # let cuDNN time its algorithms for each new input shape
     compile_video: bool = False  # torch.compile the C3D tower (minutes of compiling on the first batches)
     compile_mode: str = "max-autotune-no-cudagraphs"
+    hardware_decode: bool = True  # decode on NVDEC where PyNvVideoCodec is installed (hwdecode.clip_sampler)
 
 
 def prepare_model(model: VideoBert, device: torch.device, config: InferenceConfig | None = None) -> VideoBert:
@@ -63,7 +65,8 @@ class Embedder:
         inference: InferenceConfig | None = None,
     ):
         self.device = resolve_device(str(device) if device is not None else None)
-        self.model = prepare_model(model, self.device, inference)
+        self.inference = inference or InferenceConfig()
+        self.model = prepare_model(model, self.device, self.inference)
         self.tokenizer = tokenizer
         self.version = version
         self.embedding_dim = model.config.embed_dim
@@ -86,6 +89,9 @@ class Embedder:
         model, tokenizer = load_model(payload)
         return cls(model, tokenizer, payload["version"], device, inference)
 
+    def _sampler(self):
+        return clip_sampler(self.device) if self.inference.hardware_decode else sample_clips
+
     def _autocast(self):
         return torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.device.type == "cuda")
 
@@ -106,7 +112,7 @@ class Embedder:
         errors: dict[int, str] = {}
         cuda = self.device.type == "cuda"
         loader = clip_loader(
-            records, self.config.clips, batch_size, num_workers, pin_memory=cuda, sample=clip_sampler(self.device)
+            records, self.config.clips, batch_size, num_workers, pin_memory=cuda, sample=self._sampler()
         )
         for batch in tqdm(loader, desc="embed", unit="batch", disable=not progress):
             errors.update(batch.errors)

@@ -14,6 +14,7 @@
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 import os
 from dataclasses import dataclass
@@ -28,7 +29,20 @@ from videobert_engine.errors import HardwareDecodeError, UnreadableVideo
 
 
 def hardware_decoder_available() -> bool:
-    return importlib.util.find_spec("PyNvVideoCodec") is not None and torch.cuda.is_available()
+    """PyNvVideoCodec imports and a CUDA device is there (checked first: on CPU nothing is imported)."""
+    return torch.cuda.is_available() and not isinstance(_pynvvideocodec(), Exception)
+
+
+@functools.cache
+def _pynvvideocodec():
+    """The module, or the exception importing it raised (no driver library, a wheel for another CUDA)."""
+    if importlib.util.find_spec("PyNvVideoCodec") is None:
+        return ModuleNotFoundError("PyNvVideoCodec is not installed")
+    try:
+        import PyNvVideoCodec
+    except Exception as exc:
+        return exc
+    return PyNvVideoCodec
 
 
 @dataclass
@@ -85,8 +99,7 @@ def sample_clips_nvdec(path: str | os.PathLike, spec: ClipConfig, gpu_id: int = 
     plan = plan_frames(path, spec)
     if plan.rotation:
         raise HardwareDecodeError(f"{os.path.basename(path)}: rotated video, left to the PyAV path")
-    import PyNvVideoCodec as nvc
-
+    nvc = _pynvvideocodec()
     unique, inverse = np.unique(plan.indices.reshape(-1), return_inverse=True)
     try:
         decoder = nvc.SimpleDecoder(str(path), gpu_id=gpu_id, output_color_type=nvc.OutputColorType.RGB)
