@@ -4,9 +4,11 @@
 
 - One decoder thread: worker processes decode files in parallel, and threads inside a decoder only add CPU time.
 - The key-frame layout decides, per file, where a seek skips frames: the container's index (mp4, avi; the cues of
-  mkv/webm), else one demux-only pass over the packets. A clip is reached by seeking only when the key frame
-  before it lies past what was decoded already; otherwise decoding goes on. So a file with one key frame, or key
-  frames closer than the clips, is decoded straight through once and never pays more than that.
+  mkv/webm). A clip is reached by seeking only when the key frame before it lies past what was decoded already;
+  otherwise decoding goes on. So a file with one key frame, or without an index, is decoded straight through
+  once and never pays more than that.
+- While decoding through, a non-reference frame that no target time can hold is dropped unseen (h264, MPEG-4,
+  MPEG-2 B-frames): the clips are the ones decoding every frame gives, for less.
 - A frame is taken for each target time by sample-and-hold on presentation times, so variable frame rates work,
   and a seek never lands past its target (it steps back a key frame), so seeking picks what decoding through picks.
 - A video shorter than one clip is looped (a 1-frame video repeats its frame).
@@ -21,6 +23,7 @@ from __future__ import annotations
 import itertools
 import os
 import time
+from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,6 +36,9 @@ from videobert_engine.config import ClipConfig
 from videobert_engine.errors import UnreadableVideo
 
 TEXT_CODECS = {"ansi", "bintext", "xbin", "idf", "tty"}  # demuxers that render text files as "video"
+# decoders whose non-reference frames FFmpeg can drop (skip_frame=NONREF) without touching any other frame
+DROPPABLE_CODECS = {"h264", "mpeg4", "mpeg2video", "mpeg1video"}
+REORDER_WINDOW = 32  # packets: more than any decoder's reordering depth
 INDEXED_FORMATS = {"mov", "mp4", "avi", "matroska", "webm"}  # demuxers whose index lists the key frames
 
 
@@ -131,14 +137,31 @@ class _Reader:
     def __exit__(self, *exc) -> None:
         self.container.close()
 
-    def frames(self):
-        """Decoded frames in presentation order from the current position; FFmpeg errors become UnreadableVideo."""
+    def frames(self, targets: np.ndarray | None = None):
+        """Decoded frames in presentation order from the current position; FFmpeg errors become UnreadableVideo.
+
+        With ``targets`` (sorted seconds from the start), a frame that no target can hold is not decoded where
+        the codec lets it be dropped (a non-reference frame; ``DROPPABLE_CODECS``): no target lies between its
+        time and the earliest later time among the packets read so far, which bounds the next frame's time.
+        """
+        ctx, tb = self.stream.codec_context, self.stream.time_base
+        drop = targets is not None and ctx.name in DROPPABLE_CODECS
+        later_than = deque(maxlen=REORDER_WINDOW)  # times of the last packets read, in decode order
         try:
-            for frame in self.container.decode(self.stream):
-                self.decoded += 1
-                if time.monotonic() > self.deadline:
-                    raise UnreadableVideo(f"{self.name}: decoding took longer than {self.timeout_s:.0f} s")
-                yield frame
+            for packet in self.container.demux(self.stream):
+                if drop and packet.pts is not None:
+                    t = float(packet.pts * tb) - self.start
+                    bound = min((x for x in later_than if x > t), default=None)
+                    held = bound is None or _any_between(targets, t, bound)
+                    ctx.skip_frame = "DEFAULT" if held else "NONREF"
+                    later_than.append(t)
+                elif drop:
+                    ctx.skip_frame = "DEFAULT"
+                for frame in packet.decode():
+                    self.decoded += 1
+                    if time.monotonic() > self.deadline:
+                        raise UnreadableVideo(f"{self.name}: decoding took longer than {self.timeout_s:.0f} s")
+                    yield frame
         except (av.FFmpegError, ValueError, MemoryError) as exc:
             raise UnreadableVideo(f"{self.name}: corrupt video data ({_reason(exc)})") from None
 
@@ -167,14 +190,15 @@ class _Reader:
         out = np.empty((flat.size, spec.size, spec.size, 3), dtype=np.uint8)
         tolerance = self.truncation_tolerance_s()
 
-        frames = self.timed_frames()
+        ordered = np.sort(flat)
+        frames = self.timed_frames(ordered)
         held = ahead = None  # (time, frame): the last frame at or before the target, and the next one decoded
         image, image_of, last_time = None, None, 0.0  # converted image, the frame it came from, its time
         for slot in np.argsort(flat, kind="stable"):
             target = float(flat[slot])
             decoded_until = ahead[0] if ahead else (held[0] if held else 0.0)
             if not short and self._worth_seeking(target, decoded_until):
-                frames, held, ahead = self._frames_before(target), None, None
+                frames, held, ahead = self._frames_before(target, ordered), None, None
             while True:  # decode until the next frame lies past the target
                 if ahead is None:
                     ahead = next(frames, None)
@@ -198,9 +222,9 @@ class _Reader:
             out[slot] = image
         return out.reshape(*times.shape, spec.size, spec.size, 3)
 
-    def timed_frames(self) -> Iterator[tuple[float, av.VideoFrame]]:
-        """(time from the stream start, frame) from the current position."""
-        for count, frame in enumerate(self.frames()):
+    def timed_frames(self, targets: np.ndarray | None = None) -> Iterator[tuple[float, av.VideoFrame]]:
+        """(time from the stream start, frame) from the current position (``targets``: see ``frames``)."""
+        for count, frame in enumerate(self.frames(targets)):
             yield self.frame_time(frame, count), frame
 
     def _worth_seeking(self, target: float, decoded_until: float) -> bool:
@@ -210,7 +234,7 @@ class _Reader:
         i = np.searchsorted(self.keyframes, target, side="right") - 1
         return i >= 0 and self.keyframes[i] > decoded_until + 1e-3
 
-    def _frames_before(self, target: float) -> Iterator[tuple[float, av.VideoFrame]]:
+    def _frames_before(self, target: float, targets: np.ndarray) -> Iterator[tuple[float, av.VideoFrame]]:
         """Frames from the key frame at or before ``target``, stepping back a key frame while the first one lies
         past it (an index of decode times, an open GOP), so that the frame held at ``target`` is the one that
         decoding through would hold."""
@@ -218,7 +242,7 @@ class _Reader:
         seek_to = target
         while True:
             self._seek(seek_to)
-            frames = self.timed_frames()
+            frames = self.timed_frames(targets)
             first = next(frames, None)
             if first is None or first[0] <= target + 1e-6 or i <= 0:
                 return itertools.chain([first] if first else [], frames)
@@ -226,26 +250,19 @@ class _Reader:
             seek_to = float(self.keyframes[i])
 
     def _key_times(self) -> np.ndarray:
-        """Key-frame times from the stream start, sorted: from the container's index where it has one (the cues of
-        mkv/webm are read by a seek), else from one pass over the packets without decoding them."""
-        tb, stream = self.stream.time_base, self.stream
-        if set(self.container.format.name.split(",")) & INDEXED_FORMATS:
-            if len(stream.index_entries) <= 1 and self.container.format.name.startswith("matroska"):
-                self._seek(0.0)  # matroska reads its cues on the first seek
-            entries = stream.index_entries
-            if len(entries) > 1:
-                return np.sort([float(e.timestamp * tb) - self.start for e in entries if e.is_keyframe])
-        keys = []
-        try:
-            for packet in self.container.demux(stream):
-                if packet.is_keyframe and packet.pts is not None:
-                    keys.append(float(packet.pts * tb) - self.start)
-                if time.monotonic() > self.deadline:
-                    raise UnreadableVideo(f"{self.name}: reading took longer than {self.timeout_s:.0f} s")
-        except (av.FFmpegError, ValueError, MemoryError) as exc:
-            raise UnreadableVideo(f"{self.name}: corrupt video data ({_reason(exc)})") from None
-        self._seek(0.0)
-        return np.sort(keys)
+        """Key-frame times from the stream start, sorted, from the container's index (the cues of mkv/webm are
+        read by a seek). Without one (MPEG-PS, TS, Ogg, ...) it is empty, and the file is decoded through: seeking
+        there goes by estimated byte positions and can land on frames that decoding through would not show."""
+        stream = self.stream
+        if not set(self.container.format.name.split(",")) & INDEXED_FORMATS:
+            return np.empty(0)
+        if len(stream.index_entries) <= 1 and self.container.format.name.startswith("matroska"):
+            self._seek(0.0)  # matroska reads its cues on the first seek
+        entries = stream.index_entries
+        if len(entries) <= 1:
+            return np.empty(0)
+        tb = stream.time_base
+        return np.sort([float(e.timestamp * tb) - self.start for e in entries if e.is_keyframe])
 
     def _seek(self, t: float) -> None:
         offset = int((t + self.start) / self.stream.time_base)
@@ -276,6 +293,12 @@ def scaled_size(w: int, h: int, size: int, fit: str = "crop") -> tuple[int, int]
         return size, size
     scale = size / min(w, h)
     return max(size, round(w * scale)), max(size, round(h * scale))
+
+
+def _any_between(sorted_times: np.ndarray, start: float, stop: float) -> bool:
+    """Whether some time t has start <= t < stop."""
+    i = np.searchsorted(sorted_times, start, side="left")
+    return bool(i < len(sorted_times) and sorted_times[i] < stop)
 
 
 def _duration_s(frame: av.VideoFrame) -> float:
