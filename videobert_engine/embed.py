@@ -89,7 +89,8 @@ class Embedder:
         model, tokenizer = load_model(payload)
         return cls(model, tokenizer, payload["version"], device, inference)
 
-    def _sampler(self):
+    def sampler(self):
+        """The clip decoder of this embedder: NVDEC on CUDA where installed and allowed, else PyAV."""
         return clip_sampler(self.device) if self.inference.hardware_decode else sample_clips
 
     def _autocast(self):
@@ -112,7 +113,7 @@ class Embedder:
         errors: dict[int, str] = {}
         cuda = self.device.type == "cuda"
         loader = clip_loader(
-            records, self.config.clips, batch_size, num_workers, pin_memory=cuda, sample=self._sampler()
+            records, self.config.clips, batch_size, num_workers, pin_memory=cuda, sample=self.sampler()
         )
         for batch in tqdm(loader, desc="embed", unit="batch", disable=not progress):
             errors.update(batch.errors)

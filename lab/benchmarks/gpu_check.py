@@ -158,7 +158,7 @@ def e2e(tmp: Path, videos: int, workers: int, device: str, name: str) -> None:
     for hardware_decode in (False, True):
         inference = InferenceConfig(hardware_decode=hardware_decode)
         embedder = Embedder(VideoBert(config), tokenizer, "random", device=device, inference=inference)
-        sampler = embedder._sampler()
+        sampler = embedder.sampler()
         embedder.embed_videos(records[:64], batch_size=64, num_workers=workers)  # warm-up
         start = time.perf_counter()
         _, errors = embedder.embed_videos(records, batch_size=64, num_workers=workers)
