@@ -6,13 +6,15 @@
 Sections, each printing its figures or the reason it was skipped:
 
     machine   GPU, driver, torch, PyAV, PyNvVideoCodec
-    model     engine bench at the c3d preset: fused / bare; then the same with torch.compile of the video tower
+    model     engine bench at the c3d preset: fused / bare, and the decode cost of the carried files
     nvdec     NVDEC against PyAV on the files it writes (the hwdecode tests), then decode throughput:
               frames/s of one NVDEC session and of k sessions in parallel, and clips videos/s of both paths
     e2e       Embedder.embed_videos on rendered world videos (random-init c3d model): videos/s, PyAV workers
               against NVDEC workers
+    compile   the model bench again with torch.compile of the video tower (InferenceConfig.compile_video)
 
-It reaches no network and installs nothing; the GPU machine has neither. Figures go to docs/BENCHMARKS.md by hand.
+It reaches no network and installs nothing (gpu_check.sh installs only the carried wheels). Figures go to
+docs/BENCHMARKS.md by hand.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
-SECTIONS = ("machine", "model", "nvdec", "e2e")
+SECTIONS = ("machine", "model", "nvdec", "e2e", "compile")  # compile last: its first batches compile for minutes
 # the engine tests alone: no Django (the GPU machine may lack it), no conftest, no project addopts
 PYTEST_ALONE = ["--noconftest", "-p", "no:django", "-p", "no:cacheprovider", "-o", "addopts="]
 
@@ -60,18 +62,17 @@ def machine() -> None:
         print(f"PyNvVideoCodec: not importable ({exc})")
 
 
-def model(files: list[Path], device: str, name: str) -> None:
+def model(files: list[Path], device: str, name: str, compile_video: bool = False) -> None:
     from videobert_engine.bench import run_bench
     from videobert_engine.embed import InferenceConfig
 
-    for label, inference in (("plain", InferenceConfig()), ("compile", InferenceConfig(compile_video=True))):
-        result = run_bench(name, device, 64, iters=10, warmup=3, decode_iters=1, files=files, inference=inference)
-        print(
-            f"-- {label}: python -m videobert_engine bench --preset {name} --device {device} --batch-size 64 "
-            f"--iters 10 --warmup 3{' --compile' if label == 'compile' else ''}"
-        )
-        print("\n".join(result.lines()), flush=True)
-        files = []  # the decode cost does not depend on the model: once is enough
+    inference = InferenceConfig(compile_video=compile_video)
+    result = run_bench(name, device, 64, iters=10, warmup=3, decode_iters=1, files=files, inference=inference)
+    print(
+        f"-- python -m videobert_engine bench --preset {name} --device {device} --batch-size 64 --iters 10 --warmup 3"
+        f"{' --compile' if compile_video else ''}"
+    )
+    print("\n".join(result.lines()), flush=True)
 
 
 def write_h264(path: Path, seconds: int, size: tuple[int, int], fps: int = 30) -> Path:
@@ -190,6 +191,8 @@ def main(argv: list[str] | None = None) -> int:
                     machine()
                 elif name == "model":
                     model(args.files, args.device, args.preset)
+                elif name == "compile":
+                    model([], args.device, args.preset, compile_video=True)
                 elif name == "nvdec":
                     nvdec(args.files, Path(tmp))
                 else:
