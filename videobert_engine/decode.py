@@ -8,7 +8,8 @@
   otherwise decoding goes on. So a file with one key frame, or without an index, is decoded straight through
   once and never pays more than that.
 - While decoding through, a non-reference frame that no target time can hold is dropped unseen (h264, MPEG-4,
-  MPEG-2 B-frames): the clips are the ones decoding every frame gives, for less.
+  MPEG-2 B-frames, in containers that carry presentation times): the clips are the ones decoding every frame
+  gives, for less.
 - A frame is taken for each target time by sample-and-hold on presentation times, so variable frame rates work,
   and a seek never lands past its target (it steps back a key frame), so seeking picks what decoding through picks.
 - A video shorter than one clip is looped (a 1-frame video repeats its frame).
@@ -38,6 +39,9 @@ from videobert_engine.errors import UnreadableVideo
 TEXT_CODECS = {"ansi", "bintext", "xbin", "idf", "tty"}  # demuxers that render text files as "video"
 # decoders whose non-reference frames FFmpeg can drop (skip_frame=NONREF) without touching any other frame
 DROPPABLE_CODECS = {"h264", "mpeg4", "mpeg2video", "mpeg1video"}
+# containers whose packets carry presentation times (not AVI: its times are in decode order, and packed B-frames
+# make a packet's drop decision fall on another frame)
+PTS_FORMATS = {"mov", "mp4", "matroska", "webm", "mpeg", "mpegts"}
 REORDER_WINDOW = 32  # packets: more than any decoder's reordering depth
 INDEXED_FORMATS = {"mov", "mp4", "avi", "matroska", "webm"}  # demuxers whose index lists the key frames
 
@@ -117,6 +121,7 @@ class _Reader:
             if self.stream.codec_context.name in TEXT_CODECS or self.container.format.name in TEXT_CODECS:
                 raise UnreadableVideo(f"{self.name}: a text file, not a video")
             self.has_audio = bool(self.container.streams.audio)
+            self.formats = set(self.container.format.name.split(","))  # "mov,mp4,m4a,3gp,3g2,mj2" -> its names
             tb = self.stream.time_base
             self.start = float(self.stream.start_time * tb) if self.stream.start_time is not None else 0.0
             if self.stream.duration:
@@ -141,11 +146,11 @@ class _Reader:
         """Decoded frames in presentation order from the current position; FFmpeg errors become UnreadableVideo.
 
         With ``targets`` (sorted seconds from the start), a frame that no target can hold is not decoded where
-        the codec lets it be dropped (a non-reference frame; ``DROPPABLE_CODECS``): no target lies between its
+        the codec lets it be dropped (a non-reference frame; ``DROPPABLE_CODECS`` in ``PTS_FORMATS``): no target lies between its
         time and the earliest later time among the packets read so far, which bounds the next frame's time.
         """
         ctx, tb = self.stream.codec_context, self.stream.time_base
-        drop = targets is not None and ctx.name in DROPPABLE_CODECS
+        drop = targets is not None and ctx.name in DROPPABLE_CODECS and bool(self.formats & PTS_FORMATS)
         later_than = deque(maxlen=REORDER_WINDOW)  # times of the last packets read, in decode order
         try:
             for packet in self.container.demux(self.stream):
@@ -254,7 +259,7 @@ class _Reader:
         read by a seek). Without one (MPEG-PS, TS, Ogg, ...) it is empty, and the file is decoded through: seeking
         there goes by estimated byte positions and can land on frames that decoding through would not show."""
         stream = self.stream
-        if not set(self.container.format.name.split(",")) & INDEXED_FORMATS:
+        if not self.formats & INDEXED_FORMATS:
             return np.empty(0)
         if len(stream.index_entries) <= 1 and self.container.format.name.startswith("matroska"):
             self._seek(0.0)  # matroska reads its cues on the first seek
