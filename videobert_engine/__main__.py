@@ -3,6 +3,7 @@
     python -m videobert_engine train --manifest pairs.jsonl --out ckpt.pt --preset tiny --steps 150 --seed 0
     python -m videobert_engine embed --checkpoint ckpt.pt --manifest pairs.jsonl --out vecs.npy
     python -m videobert_engine bench --preset c3d --device cuda --batch-size 64
+    python -m videobert_engine bench --preset c3d --no-models --files corpus/*   # decode CPU cost per file
 
 A manifest is JSONL, one {"path": ..., "text": ...} per line. Errors print one line and exit with status 2.
 """
@@ -90,8 +91,19 @@ def cmd_embed(args: argparse.Namespace) -> None:
 
 def cmd_bench(args: argparse.Namespace) -> None:
     from videobert_engine.bench import run_bench
+    from videobert_engine.embed import InferenceConfig
 
-    result = run_bench(args.preset, args.device, args.batch_size, args.iters, args.warmup, args.decode_iters)
+    result = run_bench(
+        args.preset,
+        args.device,
+        args.batch_size,
+        args.iters,
+        args.warmup,
+        args.decode_iters,
+        files=args.files or [],
+        models=not args.no_models,
+        inference=InferenceConfig(compile_video=args.compile),
+    )
     print("\n".join(result.lines()))
     if args.json:
         print(json.dumps(asdict(result)))
@@ -141,6 +153,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--iters", type=int, default=5)
     p.add_argument("--warmup", type=int, default=2)
     p.add_argument("--decode-iters", type=int, default=5)
+    p.add_argument(
+        "--files", nargs="+", metavar="VIDEO", help="also print sample_clips / bare decode CPU time for these files"
+    )
+    p.add_argument("--no-models", action="store_true", help="time decoding only")
+    p.add_argument("--compile", action="store_true", help="torch.compile the fused model's video tower (CUDA)")
     p.add_argument("--json", action="store_true", help="also print the figures as one JSON line")
     p.set_defaults(func=cmd_bench)
 

@@ -38,10 +38,12 @@ def load_manifest(path: str | os.PathLike) -> list[dict]:
 
 
 class ClipDataset(Dataset):
-    """Item i -> {"index", "clips" (n, T, S, S, 3) uint8 or None, "error" str or None}."""
+    """Item i -> {"index", "clips" (n, T, S, S, 3) uint8 or None, "error" str or None}.
 
-    def __init__(self, records: list[dict], spec: ClipConfig):
-        self.records, self.spec = records, spec
+    ``sample`` decodes one file (``sample_clips``, or ``hwdecode.clip_sampler(device)``'s choice)."""
+
+    def __init__(self, records: list[dict], spec: ClipConfig, sample=sample_clips):
+        self.records, self.spec, self.sample = records, spec, sample
 
     def __len__(self) -> int:
         return len(self.records)
@@ -51,7 +53,7 @@ class ClipDataset(Dataset):
         if not path:
             return {"index": i, "clips": None, "error": None}
         try:
-            return {"index": i, "clips": torch.from_numpy(sample_clips(path, self.spec)), "error": None}
+            return {"index": i, "clips": torch.from_numpy(self.sample(path, self.spec)), "error": None}
         except UnreadableVideo as exc:
             return {"index": i, "clips": None, "error": str(exc)}
 
@@ -89,12 +91,17 @@ def _decoder_context() -> multiprocessing.context.BaseContext:
 
 
 def clip_loader(
-    records: list[dict], spec: ClipConfig, batch_size: int, num_workers: int, pin_memory: bool = False
+    records: list[dict],
+    spec: ClipConfig,
+    batch_size: int,
+    num_workers: int,
+    pin_memory: bool = False,
+    sample=sample_clips,
 ) -> DataLoader:
     """Batches in record order; ``num_workers`` processes decode in parallel (0 decodes in this process)."""
     workers = max(0, min(num_workers, len(records) // max(batch_size, 1) + 1))
     return DataLoader(
-        ClipDataset(records, spec),
+        ClipDataset(records, spec, sample),
         # Decoders start from a clean forkserver, not a fork of the caller: a
         # fork inherits the caller's sockets and locks (a Celery child's broker
         # connection is closed by kombu's after-fork hook and can block there).

@@ -2,8 +2,16 @@
 
     file ─► n_clips evenly spaced clips ─► frames_per_clip frames each, at ``fps`` ─► (n, T, S, S, 3) uint8
 
-- Long videos are read by seeking to each clip (from the key frame before it); only short ones are read through.
-- A frame is taken for each target time by sample-and-hold on presentation times, so variable frame rates work.
+- One decoder thread: worker processes decode files in parallel, and threads inside a decoder only add CPU time.
+- The key-frame layout decides, per file, where a seek skips frames: the container's index (mp4, avi; the cues of
+  mkv/webm). A clip is reached by seeking only when the key frame before it lies past what was decoded already;
+  otherwise decoding goes on. So a file with one key frame, or without an index, is decoded straight through
+  once and never pays more than that.
+- While decoding through, a non-reference frame that no target time can hold is dropped unseen (h264, MPEG-4,
+  MPEG-2 B-frames, in containers that carry presentation times): the clips are the ones decoding every frame
+  gives, for less.
+- A frame is taken for each target time by sample-and-hold on presentation times, so variable frame rates work,
+  and a seek never lands past its target (it steps back a key frame), so seeking picks what decoding through picks.
 - A video shorter than one clip is looped (a 1-frame video repeats its frame).
 - Frames are scaled (short side to S) and center-cropped, or squashed whole to S x S (``fit="squash"``: nothing
   near the edges is lost), with swscale, then turned upright per rotation metadata.
@@ -13,19 +21,29 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 import time
+from collections import deque
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import av
 import numpy as np
+from av.video.reformatter import VideoReformatter
 
 from videobert_engine.config import ClipConfig
 from videobert_engine.errors import UnreadableVideo
 
 TEXT_CODECS = {"ansi", "bintext", "xbin", "idf", "tty"}  # demuxers that render text files as "video"
-SEEK_GAP_S = 2.0  # without a key-frame index: seek only to a clip at least this far past the decoded frames
+# decoders whose non-reference frames FFmpeg can drop (skip_frame=NONREF) without touching any other frame
+DROPPABLE_CODECS = {"h264", "mpeg4", "mpeg2video", "mpeg1video"}
+# containers whose packets carry presentation times (not AVI: its times are in decode order, and packed B-frames
+# make a packet's drop decision fall on another frame)
+PTS_FORMATS = {"mov", "mp4", "matroska", "webm", "mpeg", "mpegts"}
+REORDER_WINDOW = 32  # packets: more than any decoder's reordering depth
+INDEXED_FORMATS = {"mov", "mp4", "avi", "matroska", "webm"}  # demuxers whose index lists the key frames
 
 
 @dataclass
@@ -85,8 +103,8 @@ class _Reader:
         self.deadline = time.monotonic() + timeout_s
         self.timeout_s = timeout_s
         self.decoded = 0  # frames decoded so far (seeking keeps this far below the frame count of long videos)
-        self.keyframes: np.ndarray | None = None  # key-frame times from the container index, once looked up
-        self.gop_s = 0.0  # the longest key-frame interval a seek has shown
+        self.keyframes: np.ndarray | None = None  # key-frame times from the stream start, once looked up
+        self.reformatter = VideoReformatter()  # one scaler for every frame of the file (its context is reused)
         if not os.path.isfile(path):
             raise UnreadableVideo(f"{self.name}: no such file")
         if os.path.getsize(path) == 0:
@@ -99,9 +117,11 @@ class _Reader:
             if not self.container.streams.video:
                 raise UnreadableVideo(f"{self.name}: no video stream")
             self.stream = self.container.streams.video[0]
+            self.stream.codec_context.thread_count = 1
             if self.stream.codec_context.name in TEXT_CODECS or self.container.format.name in TEXT_CODECS:
                 raise UnreadableVideo(f"{self.name}: a text file, not a video")
             self.has_audio = bool(self.container.streams.audio)
+            self.formats = set(self.container.format.name.split(","))  # "mov,mp4,m4a,3gp,3g2,mj2" -> its names
             tb = self.stream.time_base
             self.start = float(self.stream.start_time * tb) if self.stream.start_time is not None else 0.0
             if self.stream.duration:
@@ -122,14 +142,31 @@ class _Reader:
     def __exit__(self, *exc) -> None:
         self.container.close()
 
-    def frames(self):
-        """Decoded frames in presentation order from the current position; FFmpeg errors become UnreadableVideo."""
+    def frames(self, targets: np.ndarray | None = None):
+        """Decoded frames in presentation order from the current position; FFmpeg errors become UnreadableVideo.
+
+        With ``targets`` (sorted seconds from the start), a frame that no target can hold is not decoded where
+        the codec lets it be dropped (a non-reference frame; ``DROPPABLE_CODECS`` in ``PTS_FORMATS``): no target lies between its
+        time and the earliest later time among the packets read so far, which bounds the next frame's time.
+        """
+        ctx, tb = self.stream.codec_context, self.stream.time_base
+        drop = targets is not None and ctx.name in DROPPABLE_CODECS and bool(self.formats & PTS_FORMATS)
+        later_than = deque(maxlen=REORDER_WINDOW)  # times of the last packets read, in decode order
         try:
-            for frame in self.container.decode(self.stream):
-                self.decoded += 1
-                if time.monotonic() > self.deadline:
-                    raise UnreadableVideo(f"{self.name}: decoding took longer than {self.timeout_s:.0f} s")
-                yield frame
+            for packet in self.container.demux(self.stream):
+                if drop and packet.pts is not None:
+                    t = float(packet.pts * tb) - self.start
+                    bound = min((x for x in later_than if x > t), default=None)
+                    held = bound is None or _any_between(targets, t, bound)
+                    ctx.skip_frame = "DEFAULT" if held else "NONREF"
+                    later_than.append(t)
+                elif drop:
+                    ctx.skip_frame = "DEFAULT"
+                for frame in packet.decode():
+                    self.decoded += 1
+                    if time.monotonic() > self.deadline:
+                        raise UnreadableVideo(f"{self.name}: decoding took longer than {self.timeout_s:.0f} s")
+                    yield frame
         except (av.FFmpegError, ValueError, MemoryError) as exc:
             raise UnreadableVideo(f"{self.name}: corrupt video data ({_reason(exc)})") from None
 
@@ -138,42 +175,47 @@ class _Reader:
             return frame.time - self.start
         return index / (self.fps or 25.0)
 
+    def is_short(self, spec: ClipConfig) -> bool:
+        """Shorter than one clip (or of unknown length): read through, with the clip times wrapped around."""
+        return self.duration is None or self.duration < spec.frames_per_clip / spec.fps
+
+    def target_times(self, spec: ClipConfig) -> np.ndarray:
+        """(n, T) seconds from the stream start at which frames are taken."""
+        times = clip_times(self.duration, spec)
+        return np.mod(times, self.duration) if self.is_short(spec) and self.duration else times
+
+    def truncation_tolerance_s(self) -> float:
+        """How far past the last frame a target may lie before the file counts as truncated."""
+        return max(1.0, 0.1 * (self.duration or 0.0))
+
     def sample(self, spec: ClipConfig) -> np.ndarray:
-        times = clip_times(self.duration, spec)  # (n, T)
-        short = self.duration is None or self.duration < spec.frames_per_clip / spec.fps
-        if short and self.duration:
-            times = np.mod(times, self.duration)
+        times = self.target_times(spec)  # (n, T)
+        short = self.is_short(spec)
         flat = times.reshape(-1)
         out = np.empty((flat.size, spec.size, spec.size, 3), dtype=np.uint8)
-        tolerance = max(1.0, 0.1 * (self.duration or 0.0))
+        tolerance = self.truncation_tolerance_s()
 
-        frames = self.frames()
+        ordered = np.sort(flat)
+        frames = self.timed_frames(ordered)
         held = ahead = None  # (time, frame): the last frame at or before the target, and the next one decoded
         image, image_of, last_time = None, None, 0.0  # converted image, the frame it came from, its time
-        count, landed = 0, 0.0
         for slot in np.argsort(flat, kind="stable"):
             target = float(flat[slot])
             decoded_until = ahead[0] if ahead else (held[0] if held else 0.0)
             if not short and self._worth_seeking(target, decoded_until):
-                self._seek(target)
-                frames, held, ahead = self.frames(), None, None
-                landed = None
+                frames, held, ahead = self._frames_before(target, ordered), None, None
             while True:  # decode until the next frame lies past the target
                 if ahead is None:
-                    frame = next(frames, None)
-                    if frame is None:
+                    ahead = next(frames, None)
+                    if ahead is None:
                         break
-                    ahead = (self.frame_time(frame, count), frame)
-                    count += 1
-                    if landed is None:  # the first frame after a seek: how far back the key frame was
-                        landed = ahead[0]
-                        self.gop_s = max(self.gop_s, target - landed)
                 if ahead[0] > target:
                     break
                 held, ahead = ahead, None
             pick = held or ahead  # a target before the first frame takes the first frame
             if pick is not None and image_of is not pick[1]:
-                image, image_of, last_time = to_square_rgb(pick[1], spec.size, spec.fit), pick[1], pick[0]
+                image = to_square_rgb(pick[1], spec.size, spec.fit, self.reformatter)
+                image_of, last_time = pick[1], pick[0]
             if image is None:
                 raise UnreadableVideo(f"{self.name}: no decodable video frame")
             if ahead is None:  # the stream has ended: fine just past the last frame, not far past it
@@ -185,21 +227,47 @@ class _Reader:
             out[slot] = image
         return out.reshape(*times.shape, spec.size, spec.size, 3)
 
-    def _worth_seeking(self, target: float, decoded_until: float) -> bool:
-        """Seek when it skips frames: the key frame before ``target`` lies past what was decoded already.
+    def timed_frames(self, targets: np.ndarray | None = None) -> Iterator[tuple[float, av.VideoFrame]]:
+        """(time from the stream start, frame) from the current position (``targets``: see ``frames``)."""
+        for count, frame in enumerate(self.frames(targets)):
+            yield self.frame_time(frame, count), frame
 
-        With the container's index (mp4) the key frames are known; otherwise the key-frame interval seen on
-        earlier seeks stands in for it.
-        """
+    def _worth_seeking(self, target: float, decoded_until: float) -> bool:
+        """Seek when it skips frames: the key frame before ``target`` lies past what was decoded already."""
         if self.keyframes is None:
-            entries = self.stream.index_entries
-            tb = self.stream.time_base
-            keys = [float(e.timestamp * tb) - self.start for e in entries if e.is_keyframe] if len(entries) > 1 else []
-            self.keyframes = np.array(keys if len(keys) > 1 else [], dtype=np.float64)
-        if len(self.keyframes):
-            i = np.searchsorted(self.keyframes, target, side="right") - 1
-            return i >= 0 and self.keyframes[i] > decoded_until + 1e-3
-        return target - decoded_until > max(SEEK_GAP_S, self.gop_s)
+            self.keyframes = self._key_times()
+        i = np.searchsorted(self.keyframes, target, side="right") - 1
+        return i >= 0 and self.keyframes[i] > decoded_until + 1e-3
+
+    def _frames_before(self, target: float, targets: np.ndarray) -> Iterator[tuple[float, av.VideoFrame]]:
+        """Frames from the key frame at or before ``target``, stepping back a key frame while the first one lies
+        past it (an index of decode times, an open GOP), so that the frame held at ``target`` is the one that
+        decoding through would hold."""
+        i = np.searchsorted(self.keyframes, target, side="right") - 1
+        seek_to = target
+        while True:
+            self._seek(seek_to)
+            frames = self.timed_frames(targets)
+            first = next(frames, None)
+            if first is None or first[0] <= target + 1e-6 or i <= 0:
+                return itertools.chain([first] if first else [], frames)
+            i -= 1
+            seek_to = float(self.keyframes[i])
+
+    def _key_times(self) -> np.ndarray:
+        """Key-frame times from the stream start, sorted, from the container's index (the cues of mkv/webm are
+        read by a seek). Without one (MPEG-PS, TS, Ogg, ...) it is empty, and the file is decoded through: seeking
+        there goes by estimated byte positions and can land on frames that decoding through would not show."""
+        stream = self.stream
+        if not self.formats & INDEXED_FORMATS:
+            return np.empty(0)
+        if len(stream.index_entries) <= 1 and self.container.format.name.startswith("matroska"):
+            self._seek(0.0)  # matroska reads its cues on the first seek
+        entries = stream.index_entries
+        if len(entries) <= 1:
+            return np.empty(0)
+        tb = stream.time_base
+        return np.sort([float(e.timestamp * tb) - self.start for e in entries if e.is_keyframe])
 
     def _seek(self, t: float) -> None:
         offset = int((t + self.start) / self.stream.time_base)
@@ -209,17 +277,33 @@ class _Reader:
             raise UnreadableVideo(f"{self.name}: cannot seek ({_reason(exc)})") from None
 
 
-def to_square_rgb(frame: av.VideoFrame, size: int, fit: str = "crop") -> np.ndarray:
+def to_square_rgb(
+    frame: av.VideoFrame, size: int, fit: str = "crop", reformatter: VideoReformatter | None = None
+) -> np.ndarray:
     """Scale the short side to ``size`` and center-crop to a square (``fit="squash"``: scale the whole frame to
-    the square), turn upright -> (size, size, 3) uint8."""
-    w, h = frame.width, frame.height
-    scale = size / min(w, h)
-    sw, sh = (size, size) if fit == "squash" else (max(size, round(w * scale)), max(size, round(h * scale)))
-    image = frame.reformat(width=sw, height=sh, format="rgb24", interpolation="AREA").to_ndarray()
+    the square), turn upright -> (size, size, 3) uint8. Pass one ``reformatter`` for the frames of a file: it
+    keeps its scaler between calls (the same pixels, a fraction of the cost)."""
+    sw, sh = scaled_size(frame.width, frame.height, size, fit)
+    scaler = reformatter or VideoReformatter()
+    image = scaler.reformat(frame, width=sw, height=sh, format="rgb24", interpolation="AREA").to_ndarray()
     top, left = (sh - size) // 2, (sw - size) // 2
     image = image[top : top + size, left : left + size]
     quarter_turns = (frame.rotation % 360) // 90
     return np.ascontiguousarray(np.rot90(image, k=quarter_turns)) if quarter_turns else image
+
+
+def scaled_size(w: int, h: int, size: int, fit: str = "crop") -> tuple[int, int]:
+    """(width, height) a w x h frame is scaled to before the center crop to size x size."""
+    if fit == "squash":
+        return size, size
+    scale = size / min(w, h)
+    return max(size, round(w * scale)), max(size, round(h * scale))
+
+
+def _any_between(sorted_times: np.ndarray, start: float, stop: float) -> bool:
+    """Whether some time t has start <= t < stop."""
+    i = np.searchsorted(sorted_times, start, side="left")
+    return bool(i < len(sorted_times) and sorted_times[i] < stop)
 
 
 def _duration_s(frame: av.VideoFrame) -> float:

@@ -5,13 +5,16 @@
     queries = emb.embed_texts(["red ball bouncing"])
     scores = queries @ vecs.T
 
-Runs under ``inference_mode``; on CUDA in bf16 with the video tower in ``channels_last_3d``. Decoding happens in
-DataLoader worker processes while the model works on the previous batch.
+Runs under ``inference_mode``; on CUDA in bf16, with the levers of ``InferenceConfig`` (``channels_last_3d``,
+cuDNN autotuning, optionally ``torch.compile`` of the video tower); on CPU none of them applies. Decoding happens in
+DataLoader worker processes while the model works on the previous batch; on CUDA they decode on NVDEC where
+PyNvVideoCodec is installed (``hwdecode.clip_sampler``), file by file falling back to PyAV.
 """
 
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -19,18 +22,51 @@ from tqdm.auto import tqdm
 
 from videobert_engine.checkpoint import load_model, read_checkpoint
 from videobert_engine.data import clip_loader
+from videobert_engine.decode import sample_clips
 from videobert_engine.errors import ModelVersionMismatch
+from videobert_engine.hwdecode import clip_sampler
 from videobert_engine.joint import VideoBert
 from videobert_engine.text import WordPiece
 from videobert_engine.train import resolve_device
 
 
+@dataclass
+class InferenceConfig:
+    """How the model runs on CUDA. CPU runs take none of these, so CPU results never change."""
+
+    channels_last: bool = True  # the C3D tower in channels_last_3d (cuDNN's fast 3-D convolutions)
+    cudnn_benchmark: bool = True  # let cuDNN time its algorithms for each new input shape
+    compile_video: bool = False  # torch.compile the C3D tower (minutes of compiling on the first batches)
+    compile_mode: str = "max-autotune-no-cudagraphs"
+    hardware_decode: bool = True  # decode on NVDEC where PyNvVideoCodec is installed (hwdecode.clip_sampler)
+
+
+def prepare_model(model: VideoBert, device: torch.device, config: InferenceConfig | None = None) -> VideoBert:
+    """``model`` in eval mode on ``device``, with the CUDA levers of ``config`` applied."""
+    config = config or InferenceConfig()
+    model = model.eval().to(device)
+    if device.type != "cuda":
+        return model
+    torch.backends.cudnn.benchmark = config.cudnn_benchmark
+    if config.channels_last:
+        model.video.to(memory_format=torch.channels_last_3d)
+    if config.compile_video:
+        model.video.compile(mode=config.compile_mode, dynamic=False)
+    return model
+
+
 class Embedder:
-    def __init__(self, model: VideoBert, tokenizer: WordPiece, version: str, device: str | torch.device | None = None):
+    def __init__(
+        self,
+        model: VideoBert,
+        tokenizer: WordPiece,
+        version: str,
+        device: str | torch.device | None = None,
+        inference: InferenceConfig | None = None,
+    ):
         self.device = resolve_device(str(device) if device is not None else None)
-        self.model = model.eval().to(self.device)
-        if self.device.type == "cuda":
-            self.model.video.to(memory_format=torch.channels_last_3d)
+        self.inference = inference or InferenceConfig()
+        self.model = prepare_model(model, self.device, self.inference)
         self.tokenizer = tokenizer
         self.version = version
         self.embedding_dim = model.config.embed_dim
@@ -38,7 +74,11 @@ class Embedder:
 
     @classmethod
     def from_checkpoint(
-        cls, path: str | os.PathLike, device: str | None = None, expect_version: str | None = None
+        cls,
+        path: str | os.PathLike,
+        device: str | None = None,
+        expect_version: str | None = None,
+        inference: InferenceConfig | None = None,
     ) -> Embedder:
         """Raises CheckpointError for a missing/bad file, ModelVersionMismatch when ``expect_version`` differs."""
         payload = read_checkpoint(path)
@@ -47,7 +87,11 @@ class Embedder:
                 f"checkpoint {os.fspath(path)} holds model {payload['version']}, expected {expect_version}"
             )
         model, tokenizer = load_model(payload)
-        return cls(model, tokenizer, payload["version"], device)
+        return cls(model, tokenizer, payload["version"], device, inference)
+
+    def sampler(self):
+        """The clip decoder of this embedder: NVDEC on CUDA where installed and allowed, else PyAV."""
+        return clip_sampler(self.device) if self.inference.hardware_decode else sample_clips
 
     def _autocast(self):
         return torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.device.type == "cuda")
@@ -67,7 +111,10 @@ class Embedder:
         """
         out = np.zeros((len(records), self.embedding_dim), dtype=np.float32)
         errors: dict[int, str] = {}
-        loader = clip_loader(records, self.config.clips, batch_size, num_workers, pin_memory=self.device.type == "cuda")
+        cuda = self.device.type == "cuda"
+        loader = clip_loader(
+            records, self.config.clips, batch_size, num_workers, pin_memory=cuda, sample=self.sampler()
+        )
         for batch in tqdm(loader, desc="embed", unit="batch", disable=not progress):
             errors.update(batch.errors)
             keep = torch.tensor([int(i) not in batch.errors for i in batch.index], dtype=torch.bool)

@@ -9,6 +9,10 @@ class UnreadableVideo(EngineError):
     """A video file that cannot be decoded: missing, corrupt, truncated, not a video, or too slow to read."""
 
 
+class HardwareDecodeError(EngineError):
+    """The hardware decoder cannot read this file here (not installed, no GPU, a codec or file it rejects)."""
+
+
 class CheckpointError(EngineError):
     """A checkpoint file that is missing, unreadable, or not a videobert_engine checkpoint."""
 

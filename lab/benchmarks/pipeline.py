@@ -136,7 +136,9 @@ class PipelineBenchmark(BaseCommand):
 
         # each stage alone
         t = time.perf_counter()
-        batches = list(clip_loader(records, embedder.config.clips, size, opts["decode_workers"]))
+        batches = list(
+            clip_loader(records, embedder.config.clips, size, opts["decode_workers"], sample=embedder.sampler())
+        )
         decode_alone = time.perf_counter() - t
         device = embedder.device
         t = time.perf_counter()

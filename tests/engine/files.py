@@ -81,3 +81,17 @@ def smash_header(src: Path, dst: Path, n: int = 64) -> Path:
     data[:n] = np.random.default_rng(0).integers(0, 256, n, dtype=np.uint8).tobytes()
     dst.write_bytes(bytes(data))
     return dst
+
+
+def reference_clips(path: Path, spec) -> np.ndarray:
+    """What ``sample_clips`` must return, the slow way: every frame decoded, then sample-and-hold per target."""
+    from videobert_engine.decode import _Reader, to_square_rgb
+
+    with _Reader(path, 60.0) as reader:
+        targets = reader.target_times(spec).reshape(-1)
+        with av.open(str(path)) as container:
+            frames = list(container.decode(video=0))
+        times = np.array([f.time - reader.start for f in frames])
+    held = np.clip(np.searchsorted(times, targets, side="right") - 1, 0, None)
+    images = np.stack([to_square_rgb(frames[i], spec.size, spec.fit) for i in held])
+    return images.reshape(spec.n_clips, spec.frames_per_clip, spec.size, spec.size, 3)

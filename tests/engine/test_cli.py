@@ -12,6 +12,7 @@ import pytest
 import torch
 
 from tests.engine.captioned import World
+from tests.engine.files import write_indexed
 from videobert_engine.data import write_manifest
 
 pytestmark = pytest.mark.slow  # trains, or starts processes or a browser
@@ -84,6 +85,18 @@ def test_bench_prints_the_figures():
     figures = json.loads(run.stdout.strip().splitlines()[-1])
     assert figures["fused_clips_s"] > 0 and figures["video_tower_clips_s"] > 0 and figures["decode_frames_s"] > 0
     assert figures["bare_c3d_clips_s"] is None  # the reference C3D runs on CUDA only
+
+
+def test_bench_prints_the_decode_cost_of_given_files(tmp_path: Path):
+    one_key = write_indexed(tmp_path / "one_key.mp4", seconds=20, fps=10, gop=100_000)
+    run = cli("bench", "--preset", "tiny", "--no-models", "--decode-iters", "1", "--files", str(one_key), "--json")
+    assert run.returncode == 0, run.stderr
+    assert "one_key.mp4" in run.stdout and "sample_clips / bare decode, CPU time over 2 files" in run.stdout
+    assert "fused embedding" not in run.stdout  # --no-models
+    costs = json.loads(run.stdout.strip().splitlines()[-1])["decode_cost"]
+    assert [c["file"] for c in costs] == ["bench.mp4", "one_key.mp4"]
+    assert costs[1]["frames"] == 200 and costs[1]["key_frames"] == 1
+    assert all(c["sample_cpu_s"] > 0 and c["bare_cpu_s"] > 0 for c in costs)
 
 
 def test_bench_on_cuda():

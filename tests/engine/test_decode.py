@@ -9,7 +9,15 @@ import av
 import numpy as np
 import pytest
 
-from tests.engine.files import index_image, read_index, smash_header, truncate, write_frames, write_indexed
+from tests.engine.files import (
+    index_image,
+    read_index,
+    reference_clips,
+    smash_header,
+    truncate,
+    write_frames,
+    write_indexed,
+)
 from tests.videos import write_audio_only, write_video
 from videobert_engine import EngineError, UnreadableVideo
 from videobert_engine.config import ClipConfig
@@ -194,3 +202,58 @@ def test_good_file_leaves_no_open_descriptor(tmp_path: Path):
         sample_clips(path, SPEC)
         probe_video(path)
     assert open_fds() == before
+
+
+@pytest.mark.parametrize("name", ["one_key.mp4", "one_key.mkv", "one_key.ts"])
+def test_one_key_frame_file_is_decoded_once(tmp_path: Path, name):
+    # seeking cannot skip anything here: the only key frame is the first frame
+    path = write_indexed(tmp_path / name, seconds=60, fps=10, size=(32, 32), gop=100_000)
+    with _Reader(path, 30.0) as reader:
+        clips = reader.sample(SPEC)
+        decoded = reader.decoded
+    assert decoded <= 600, decoded
+    assert (clips == reference_clips(path, SPEC)).all()
+
+
+LAYOUTS = [  # name, codec, key-frame interval, B-frames: the containers, index kinds and droppable frames the planner meets
+    ("gop12_bframes.mp4", "libx264", 12, 3),
+    ("gop12_bframes.mkv", "libx264", 12, 3),
+    ("one_key_bframes.mp4", "libx264", 100_000, 3),
+    ("gop25.ts", "libx264", 25, 0),  # no index: decoded through
+    ("gop7_bframes.avi", "libx264", 7, 2),
+    ("mpeg4_bframes.avi", "mpeg4", 30, 2),
+    ("mpeg2_bframes.mpg", "mpeg2video", 15, 2),
+    ("vp9.webm", "libvpx-vp9", 60, 0),
+]
+
+
+@pytest.mark.parametrize(("name", "codec", "gop", "bframes"), LAYOUTS, ids=[c[0] for c in LAYOUTS])
+def test_clips_are_the_frames_decoding_everything_holds(tmp_path: Path, name, codec, gop, bframes):
+    frames = (index_image(i, (96, 72)) for i in range(600))
+    if codec == "libx264":
+        options = {"g": str(gop), "bf": str(bframes), "crf": "0", "preset": "ultrafast"}
+    else:
+        options = {"g": str(gop), **({"bf": str(bframes)} if bframes else {}), "qscale": "2"}
+    path = write_frames(tmp_path / name, frames, codec=codec, fps=10, options=options)
+    with _Reader(path, 30.0) as reader:
+        clips = reader.sample(SPEC)
+        decoded = reader.decoded
+    indexed = path.suffix in {".mp4", ".mkv", ".avi", ".webm"}
+    if indexed and gop < 100:  # 4 clips of 1.3 s in 60 s: seeking skipped most of the file
+        assert decoded < 300, decoded
+    else:  # nothing to skip to, or no index to find it by: one pass, never more
+        assert decoded <= 600, decoded
+    assert (clips == reference_clips(path, SPEC)).all()
+
+
+def test_frames_no_target_holds_are_not_decoded_when_droppable(tmp_path: Path):
+    # MPEG-2 in a program stream: no index, so one pass; two of every three frames are B-frames nothing refers to
+    frames = (index_image(i, (96, 72)) for i in range(600))
+    path = write_frames(
+        tmp_path / "bframes.mpg", frames, codec="mpeg2video", fps=10, options={"bf": "2", "qscale": "2"}
+    )
+    with _Reader(path, 30.0) as reader:
+        clips = reader.sample(SPEC)
+        decoded = reader.decoded
+    assert decoded < 300, decoded  # the B-frames between the 32 targets were dropped unseen
+    assert (clips == reference_clips(path, SPEC)).all()

@@ -12,7 +12,7 @@ import torch
 from tests.engine.captioned import QUALITY_STEPS, World
 from videobert_engine import CheckpointError, ModelVersionMismatch
 from videobert_engine.checkpoint import FORMAT, load_model, read_checkpoint, save_checkpoint
-from videobert_engine.embed import Embedder
+from videobert_engine.embed import Embedder, InferenceConfig
 from videobert_engine.train import TrainConfig, train
 
 pytestmark = pytest.mark.slow  # trains, or starts processes or a browser
@@ -153,3 +153,14 @@ def test_checkpoint_errors(trained: Path, tmp_path: Path):
     )
     with pytest.raises(CheckpointError, match="does not match"):
         Embedder.from_checkpoint(broken)
+
+
+def test_cuda_levers_leave_cpu_vectors_unchanged(world: World, trained: Path):
+    records = [{"path": r["path"], "text": r["text"]} for r in world.held_out[:3]]
+    plain = Embedder.from_checkpoint(trained, device="cpu")
+    levers = InferenceConfig(channels_last=True, cudnn_benchmark=True, compile_video=True)
+    tuned = Embedder.from_checkpoint(trained, device="cpu", inference=levers)
+    assert tuned.model.video._compiled_call_impl is None  # nn.Module.compile was not applied on CPU
+    first, _ = plain.embed_videos(records, batch_size=3, num_workers=0)
+    second, _ = tuned.embed_videos(records, batch_size=3, num_workers=0)
+    assert np.array_equal(first, second)
