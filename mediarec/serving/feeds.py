@@ -358,7 +358,8 @@ def _explained(ranked: list[Ranked], pool: Pool, rows, history: _History, taste:
         factors = cf.unit_item_factors
         found = because(factors[item_cols], factors[cols[known]], liked[known])
         by_cf = [f if k else None for f, k in zip(found, item_known, strict=True)]
-    picks = [c if r.reason == "cf" else e for r, e, c in zip(ranked, by_content, by_cf, strict=True)]
+    # Only a CF or content reason names a history video ("trending now" is about no video of theirs).
+    picks = [{"cf": c, "content": e}.get(r.reason) for r, e, c in zip(ranked, by_content, by_cf, strict=True)]
     return [
         Recommendation(queries.card(rows[r.item]), r.score, r.sources, r.reason, p, history.titles.get(p))
         for r, p in zip(ranked, picks, strict=True)
