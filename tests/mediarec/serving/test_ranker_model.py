@@ -17,6 +17,8 @@ from mediarec.caching import caches_clear
 from mediarec.models import CFModelVersion, Interaction, RankerVersion
 from mediarec.recommender import ranker as rk
 from mediarec.services.cf_models import cf_refit
+from mediarec.recommender.ranked import RankedRecommender
+from mediarec.serving import feeds
 from mediarec.serving.cf_model import active_cf_model
 from mediarec.serving.feeds import recommendations_for_user
 from mediarec.serving.ranker_model import RankerModel, active_ranker_model
@@ -109,6 +111,45 @@ def test_the_served_feed_is_ordered_by_the_ranker(served):
     assert [r.score for r in ranked] == sorted((r.score for r in ranked), reverse=True)
     assert all(r.explanation and r.sources for r in ranked)
     assert {s for r in ranked for s in r.sources} <= {"cf", "content", "trending", "fresh"}
+
+
+def test_the_served_features_are_those_the_ranker_was_taught_on(served, monkeypatch):
+    """The features the served path builds from the database equal what the in-memory
+    ``Sources.candidates`` gives the ranker for the same user, on the same fit."""
+    world = served.world
+    touched = sorted({i for _, i, _ in world.events})  # the CF fit's columns: videos with any event
+    matrix = world.matrix()[:, touched]
+    memory = RankedRecommender(RANKED, item_age_days=np.full(len(touched), 30.0), cowatch=False)
+    memory.fit(matrix, item_embeddings=world.embeddings[touched])
+    seen = []
+    rank = feeds.rank_candidates
+
+    def record(cands, *args, **kwargs):  # the real ordering, with the candidates it was given kept
+        seen.append(cands)
+        return rank(cands, *args, **kwargs)
+
+    monkeypatch.setattr(feeds, "rank_candidates", record)
+    user = 4
+    feed(served.users[user])
+    (served_cands,) = seen
+    row = matrix[user]
+    mem = memory.sources.candidates(row, row.indices, np.empty(0, np.int64))
+    mem_ids = np.array([served.video_ids[touched[i]] for i in mem.items])
+    common, at_served, at_mem = np.intersect1d(served_cands.items, mem_ids, return_indices=True)
+    assert len(common) >= 20
+    for name in ("als", "content", "coldmap", "trending"):
+        np.testing.assert_allclose(
+            served_cands.scores[name][at_served], mem.scores[name][at_mem], rtol=1e-3, atol=1e-3, err_msg=name
+        )
+    for name in ("item_user_share", "item_popularity_share", "item_history"):
+        np.testing.assert_allclose(
+            getattr(served_cands, name)[at_served], getattr(mem, name)[at_mem], rtol=1e-4, err_msg=name
+        )
+    assert served_cands.n_user == mem.n_user
+    cold = np.isfinite(mem.scores["coldmap"][at_mem])
+    assert cold.any()  # an only-disliked video is cold to both, scored through the cold map
+    nominated = {s for s in served_cands.ranks if np.isfinite(served_cands.ranks[s]).any()}
+    assert {"als", "coldmap", "content", "trending"} <= nominated
 
 
 def test_every_ranked_item_says_why_and_names_a_watched_video(served):
