@@ -16,8 +16,8 @@ from mediarec.api import api_token_for
 from mediarec.caching import caches_clear
 from mediarec.models import CFModelVersion, Interaction, RankerVersion
 from mediarec.recommender import ranker as rk
-from mediarec.services.cf_models import cf_refit
 from mediarec.recommender.ranked import RankedRecommender
+from mediarec.services.cf_models import cf_refit
 from mediarec.serving import feeds
 from mediarec.serving.cf_model import active_cf_model
 from mediarec.serving.feeds import recommendations_for_user
