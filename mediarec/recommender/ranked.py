@@ -11,8 +11,10 @@ learn from) it serves the fixed blend of ``HybridRecommender``.
       Sources.candidates(row) ─► ranker.features ─► Ranker.score ─► MMR ─► page, with reasons
 
 The sources: ALS (cold items through the content → CF map), EASE item-item
-(co-watch), content cosine to the taste, the map's CF score among the items
-nobody has touched, trending, and fresh uploads where ages are known.
+(co-watch; ``cowatch=False`` leaves it out, as the served ranker does), content
+cosine to the taste, the map's CF score among the items nobody has touched,
+trending, and fresh uploads where ages are known. The site fits this at every CF
+refit (``mediarec.services.cf_models``) and orders its feed with ``rank_candidates``.
 """
 
 from __future__ import annotations

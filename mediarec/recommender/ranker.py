@@ -7,9 +7,10 @@ from plain arrays, and a LightGBM lambdarank model over them.
       ↓ Ranker.score (C,)  higher = better;  Ranker.contributions → per source, for the reason
 
 Nothing here knows where the arrays came from: the in-memory ``RankedRecommender``
-(``ranked.py``) fills ``Candidates`` from its fitted models, and the served path can
-fill the same fields from the database (ANN hits, the persisted ALS factors,
-co-watch counts, popularity and upload ages) and call the same ``features``.
+(``ranked.py``) fills ``Candidates`` from its fitted models, and the served path
+(``mediarec.serving.feeds``) fills the same fields from the database (ANN hits, the
+persisted ALS factors and cold map, popularity and upload ages) and calls the same
+``features``.
 """
 
 from __future__ import annotations
