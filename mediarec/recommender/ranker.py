@@ -183,11 +183,16 @@ class Ranker:
         return self
 
     def score(self, x: np.ndarray) -> np.ndarray:
-        return self.booster.predict(x, num_iteration=self.booster.best_iteration or None).astype(np.float32)
+        # One thread: a feed scores a few hundred rows, where OpenMP start-up costs more than it saves.
+        return self.booster.predict(x, num_iteration=self.booster.best_iteration or None, num_threads=1).astype(
+            np.float32
+        )
 
     def contributions(self, x: np.ndarray) -> dict[str, np.ndarray]:
         """source → (C,) summed SHAP contribution of its features (LightGBM ``pred_contrib``)."""
-        contrib = self.booster.predict(x, num_iteration=self.booster.best_iteration or None, pred_contrib=True)
+        contrib = self.booster.predict(
+            x, num_iteration=self.booster.best_iteration or None, pred_contrib=True, num_threads=1
+        )
         out = {s: np.zeros(len(x), dtype=np.float32) for s in SOURCES}
         for j, name in enumerate(feature_names()):
             source = FEATURE_SOURCE[name]
