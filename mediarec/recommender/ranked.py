@@ -126,7 +126,7 @@ def rank_candidates(
     head = np.lexsort((cands.items, -scores))[: wanted * config.mmr_pool]
     order = head[mmr(scores[head], None if vectors is None else vectors[head], wanted, config.mmr_lambda)]
     order = order[offset:wanted]
-    parts = ranker.contributions(x[order])
+    parts = ranker.contributions(x[order], scores[order])
     ranked = []
     for j, idx in enumerate(order):
         contributions = {s: float(parts[s][j]) for s in rk.SOURCES}

@@ -188,17 +188,22 @@ class Ranker:
             np.float32
         )
 
-    def contributions(self, x: np.ndarray) -> dict[str, np.ndarray]:
-        """source → (C,) summed SHAP contribution of its features (LightGBM ``pred_contrib``)."""
-        contrib = self.booster.predict(
-            x, num_iteration=self.booster.best_iteration or None, pred_contrib=True, num_threads=1
-        )
-        out = {s: np.zeros(len(x), dtype=np.float32) for s in SOURCES}
-        for j, name in enumerate(feature_names()):
-            source = FEATURE_SOURCE[name]
-            if source is not None:
-                out[source] += contrib[:, j].astype(np.float32)
-        return out
+    def contributions(self, x: np.ndarray, scores: np.ndarray | None = None) -> dict[str, np.ndarray]:
+        """source → (C,) how much the score falls when that source's features are unknown (NaN).
+
+        One batch of S·C rows (``scores``: ``score(x)``, if the caller has it). LightGBM's exact per-feature attribution (``pred_contrib``,
+        TreeSHAP) cost ~8 ms for a 20-item page against ~0.1 ms for this; the reason only needs
+        which source mattered most."""
+        names = feature_names()
+        masked = []
+        for s in SOURCES:
+            columns = [j for j, name in enumerate(names) if FEATURE_SOURCE[name] == s]
+            without = x.copy()
+            without[:, columns] = np.nan
+            masked.append(without)
+        full = self.score(x) if scores is None else scores  # (C,) the unmasked scores, when known
+        without = self.score(np.vstack(masked)).reshape(len(SOURCES), len(x))
+        return {s: full - without[k] for k, s in enumerate(SOURCES)}
 
     def state(self) -> dict[str, np.ndarray]:
         text = self.booster.model_to_string(num_iteration=self.booster.best_iteration or None)

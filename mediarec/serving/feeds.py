@@ -205,8 +205,7 @@ def _ranked_feed(
     ``ranked.Sources.candidates`` gives the in-memory ranker (``ranker.features``)."""
     cf_scores, seen_cols, user = scored
     k = max(config.ranker_candidates, offset + limit)
-    warm = cf.recommender.item_counts > 0
-    top, warm_scores = top_n(np.where(warm, cf_scores, -np.inf), k, exclude=seen_cols)
+    top, warm_scores = top_n(cf_scores, k, exclude=np.concatenate([seen_cols, cf.untouched_cols]))
     cold_seen = np.flatnonzero(_in_sorted(ranker.cold_ids, history.video_ids))
     cold_top, cold_scores = top_n(ranker.cold_factors @ user, k, exclude=cold_seen)
     als_ids = np.concatenate([cf.item_ids[top], ranker.cold_ids[cold_top]])
@@ -256,7 +255,8 @@ def _ranker_candidates(cards: queries.Cards, nominated, history: _History, taste
         factors[new] = ranker.cold_map.predict(unit[new])
     has_factors = np.any(factors != 0, axis=1)
     als = np.where(has_factors, factors @ user, np.nan).astype(np.float32)
-    ages = np.array([(timezone.now() - cards.rows[int(i)][_CREATED_AT]).total_seconds() / 86400.0 for i in ids])
+    now = timezone.now()
+    ages = np.array([(now - cards.rows[i][_CREATED_AT]).total_seconds() for i in ids.tolist()]) / 86400.0
     raw = {
         "als": als,
         "content": np.where(has_vector, unit @ taste.vector, np.nan) if taste.vector is not None and unit is not None
