@@ -204,3 +204,12 @@ def test_a_corrupt_ranker_never_fails_the_feed_endpoint(served):
         f"/api/users/{user.pk}/recommendations?limit=5", headers={"Authorization": f"Bearer {api_token_for(user)}"}
     )
     assert response.status_code == 200 and len(response.json()["items"]) == 5
+
+
+def test_ranked_pages_do_not_overlap(served):
+    user = served.users[5]
+    first = ids(recommendations_for_user(user=user, limit=5, offset=0, config=RANKED))
+    second = ids(recommendations_for_user(user=user, limit=5, offset=5, config=RANKED))
+    assert len(first) == len(second) == 5
+    assert not set(first) & set(second)
+    assert first + second == ids(feed(user, limit=10))  # no MMR here: a page is a slice of the longer list
