@@ -10,7 +10,7 @@ from django.utils.html import format_html
 
 from mediarec.admin_paginator import EstimatedCountPaginator
 from mediarec.errors import InvalidUpload
-from mediarec.models import CFModelVersion, Interaction, ModelVersion, Video, VideoStatus
+from mediarec.models import CFModelVersion, Interaction, ModelVersion, RankerVersion, Video, VideoStatus
 from mediarec.services.embedding import embeddings_queue_stale
 from mediarec.services.model_versions import model_version_activate
 from mediarec.services.videos import (
@@ -222,3 +222,9 @@ class ModelVersionAdmin(admin.ModelAdmin):
 class CFModelVersionAdmin(admin.ModelAdmin):
     list_display = ["name", "n_users", "n_items", "n_interactions", "fit_seconds", "is_active", "created_at"]
     readonly_fields = ["name", "path", "params", "n_users", "n_items", "n_interactions", "fit_seconds", "created_at"]
+
+
+@admin.register(RankerVersion)
+class RankerVersionAdmin(admin.ModelAdmin):
+    list_display = ["name", "cf_model", "n_cold_items", "fit_seconds", "is_active", "created_at"]
+    readonly_fields = ["name", "path", "cf_model", "params", "training", "n_cold_items", "fit_seconds", "created_at"]

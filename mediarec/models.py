@@ -184,3 +184,28 @@ class CFModelVersion(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+class RankerVersion(models.Model):
+    """A fitted learned ranker (``recommender/ranker.py``) and the cold map it scores new items
+    with; its file lives on disk. Its features are read off one CF model's factors, so it
+    serves only while that CF model is the active one."""
+
+    name = models.CharField(max_length=64, unique=True)
+    path = models.CharField(max_length=500)
+    cf_model = models.ForeignKey(CFModelVersion, on_delete=models.CASCADE, related_name="rankers")
+    params = models.JSONField(default=dict, blank=True)
+    training = models.JSONField(default=dict, blank=True)  # users, rows, positives, validation nDCG@10
+    n_cold_items = models.PositiveIntegerField(default=0)
+    fit_seconds = models.FloatField(default=0.0)
+    is_active = models.BooleanField(default=False)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["is_active"], condition=Q(is_active=True), name="one_active_ranker"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name

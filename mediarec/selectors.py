@@ -11,7 +11,7 @@ from django.db import connection
 from django.db.models import Q, QuerySet
 
 from mediarec.caching import TTLCache
-from mediarec.models import CFModelVersion, ModelVersion, Video, VideoStatus
+from mediarec.models import CFModelVersion, ModelVersion, RankerVersion, Video, VideoStatus
 
 ACTIVE_VERSION_TTL_S = 5.0  # how long a process trusts its idea of the active versions
 _active_versions = TTLCache(ACTIVE_VERSION_TTL_S)
@@ -66,6 +66,16 @@ def cf_model_version_active() -> CFModelVersion | None:
 def cf_model_version_active_cached() -> CFModelVersion | None:
     """The active CF model version as the serving path sees it (at most ``ACTIVE_VERSION_TTL_S`` old)."""
     return _active_versions.get("cf-model-version", cf_model_version_active)
+
+
+def ranker_version_active() -> RankerVersion | None:
+    """The active learned-ranker version, read now."""
+    return RankerVersion.objects.filter(is_active=True).first()
+
+
+def ranker_version_active_cached() -> RankerVersion | None:
+    """The active ranker version as the serving path sees it (at most ``ACTIVE_VERSION_TTL_S`` old)."""
+    return _active_versions.get("ranker-version", ranker_version_active)
 
 
 @cache

@@ -29,7 +29,7 @@ def requeue_stuck_embeddings() -> int:
 
 @shared_task(name="tasks.maintenance.refit_cf")
 def refit_cf() -> dict:
-    """Refit collaborative filtering on all interactions (none yet: nothing to do)."""
+    """Refit collaborative filtering and the learned ranker on all interactions (none yet: nothing to do)."""
     from mediarec.recommender import FitError
     from mediarec.services.cf_models import cf_refit
 
@@ -37,4 +37,6 @@ def refit_cf() -> dict:
         version = cf_refit()
     except FitError as exc:
         return {"skipped": str(exc)}
-    return {"name": version.name, "n_interactions": version.n_interactions, "fit_seconds": version.fit_seconds}
+    ranker = version.rankers.filter(is_active=True).first()
+    return {"name": version.name, "n_interactions": version.n_interactions, "fit_seconds": version.fit_seconds,
+            "ranker": ranker.name if ranker else None}  # fmt: skip

@@ -30,10 +30,11 @@ from mediarec.recommender.hybrid import HybridRecommender
 from mediarec.recommender.popularity import PopularityRecommender
 from mediarec.recommender.ranked import RankedRecommender
 
-# name → (config, protocol) → an unfitted recommender. "hybrid" is the blend the
-# site serves; "ranked" the learned two-stage model (LightGBM ranker over every
-# source, not served yet: on the world's warm protocols it follows the events, which
-# favour CF, where the ground truth favours content, issue #14); "ease" a peer.
+# name → (config, protocol) → an unfitted recommender. "ranked-served" is what the
+# site serves (the learned ranker without EASE, whose dense weights do not scale to a
+# site), "hybrid" the blend it serves without a ranker; "ranked" the learned two-stage
+# model with EASE as its co-watch source (on the world's warm protocols both follow the
+# events, which favour CF, where the ground truth favours content, issue #14); "ease" a peer.
 MODELS: dict[str, Callable[[RecommenderConfig, Protocol], Recommender]] = {
     "popularity": lambda config, protocol: PopularityRecommender(config),
     "als": lambda config, protocol: ALSRecommender(config),
@@ -48,14 +49,21 @@ MODELS: dict[str, Callable[[RecommenderConfig, Protocol], Recommender]] = {
         interaction_times=protocol.train_times,
         validation=protocol.holdout,
     ),
+    "ranked-served": lambda config, protocol: RankedRecommender(
+        config,
+        item_age_days=protocol.item_age_days,
+        interaction_times=protocol.train_times,
+        validation=protocol.holdout,
+        cowatch=False,
+    ),
 }
 # Peers from other libraries, run with ``evaluate --peers`` (lab/evaluation/peers.py).
 PEERS: dict[str, Callable[[RecommenderConfig, Protocol], Recommender]] = {
     "bivae": lambda config, protocol: BiVAERecommender(config),
 }
-NEEDS_EMBEDDINGS = {"content", "als-cold", "hybrid", "ranked"}
-# The hybrid's own parts and the peers it is held against (evaluate's ratio line).
-SINGLE_MODELS = ("popularity", "als", "als-cold", "bpr", "content")
+NEEDS_EMBEDDINGS = {"content", "als-cold", "hybrid", "ranked", "ranked-served"}
+# The single models a hybrid is held against (evaluate's ratio line; issue #14 counts EASE among them).
+SINGLE_MODELS = ("popularity", "als", "als-cold", "bpr", "content", "ease")
 
 
 @dataclass

@@ -63,6 +63,7 @@ class RecommenderConfig:
     # Learned ranker (ranker.py, ranked.py; docs/RECOMMENDER.md, "The learned ranker").
     ranker_candidates: int = 50  # per source
     ranker_min_users: int = 50  # fewer users with validation labels: no ranker, the blend serves
+    ranker_max_users: int = 5000  # more: a seeded sample of them teaches the ranker (bounds a site's refit)
     ranker_validation_fraction: float = 0.2  # each user's latest positive pairs held out as labels
     ranker_min_cold_fraction: float = 0.02  # items made cold in validation: the catalog's share, at least this
     ranker_label_grades: int = 3  # held-out pairs graded 1..this by their confidence (1 = binary labels)

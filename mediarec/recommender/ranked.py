@@ -11,8 +11,10 @@ learn from) it serves the fixed blend of ``HybridRecommender``.
       Sources.candidates(row) ─► ranker.features ─► Ranker.score ─► MMR ─► page, with reasons
 
 The sources: ALS (cold items through the content → CF map), EASE item-item
-(co-watch), content cosine to the taste, the map's CF score among the items
-nobody has touched, trending, and fresh uploads where ages are known.
+(co-watch; ``cowatch=False`` leaves it out, as the served ranker does), content
+cosine to the taste, the map's CF score among the items nobody has touched,
+trending, and fresh uploads where ages are known. The site fits this at every CF
+refit (``mediarec.services.cf_models``) and orders its feed with ``rank_candidates``.
 """
 
 from __future__ import annotations
@@ -36,15 +38,18 @@ RECENT = 5  # history items the "recent" features compare against
 class Sources:
     """Every candidate generator, fitted on one matrix."""
 
-    def __init__(self, config: RecommenderConfig, item_age_days: np.ndarray | None):
+    def __init__(self, config: RecommenderConfig, item_age_days: np.ndarray | None, *, cowatch: bool = True):
         self.config = config
         self.item_age_days = None if item_age_days is None else np.asarray(item_age_days, dtype=np.float32)
+        self.cowatch = cowatch  # False: no EASE (its dense (I, I) weights do not scale to a served catalog)
+        self.ease: EASERecommender | None = None
 
     def fit(self, user_items: sp.csr_matrix, embeddings: np.ndarray, *, ease_lambda=None, times=None) -> Sources:
         c = self.config
         self.als = ColdALSRecommender(c).fit(user_items, item_embeddings=embeddings)
         self.content = ContentRecommender(c).fit(user_items, item_embeddings=embeddings)
-        self.ease = EASERecommender(c, interaction_times=times, lam=ease_lambda).fit(user_items)
+        if self.cowatch:
+            self.ease = EASERecommender(c, interaction_times=times, lam=ease_lambda).fit(user_items)
         self.item_counts, self.popularity = self.als.item_counts, self.als.popularity
         self.n_active_users = max(int((np.diff(sp.csr_matrix(user_items > 0).indptr) > 0).sum()), 1)
         self.cf_unit = normalize_rows(self.als.scoring_factors)  # (I, F) for co-watch cosines
@@ -58,7 +63,7 @@ class Sources:
         n = len(self.item_counts)
         raw = {
             "als": self.als.scoring_factors @ user,
-            "cowatch": self.ease.scores_for(row),
+            "cowatch": self.ease.scores_for(row) if self.ease is not None else np.full(n, np.nan, np.float32),
             "content": np.full(n, np.nan, np.float32) if taste is None else self.content.scores_for(taste),
             "coldmap": np.where(cold, self.als.mapped_factors @ user, np.nan),
             "trending": self.popularity,
@@ -81,7 +86,6 @@ class Sources:
             ranks[s] = position[items]
         content = self.content.item_embeddings
         n_user = float((row.data > 0).sum())
-        blended = self._blend(raw, items, n_user)
         return rk.Candidates(
             items=items,
             scores={s: v[items] for s, v in raw.items()},
@@ -95,15 +99,44 @@ class Sources:
             if len(recent)
             else np.full(len(items), np.nan),
             n_user=n_user,
-            blend=blended,
+            blend=blend_score({s: v[items] for s, v in raw.items()}, self.item_counts[items], n_user, self.config),
             item_history=history_strength(self.item_counts[items], self.config.item_history_k),
         )
 
-    def _blend(self, raw: dict[str, np.ndarray], items: np.ndarray, n_user: float) -> np.ndarray:
-        """(C,) the fixed blend's score (``blend.blend``) of the candidates, ALS as its CF part."""
-        weights = blend_weights(n_user, self.item_counts[items], self.config)
-        parts = {"cf": raw["als"], "content": raw["content"], "trending": raw["trending"], "fresh": raw.get("fresh")}
-        return sum(weights[s] * normalize(v[items]) for s, v in parts.items() if v is not None)
+
+def blend_score(raw: dict[str, np.ndarray], item_counts: np.ndarray, n_user: float, config) -> np.ndarray:
+    """(C,) the fixed blend's score (``blend.blend``) of candidates with raw source scores
+    ``raw`` (C,) each, ALS as its CF part; ``item_counts`` (C,) their users."""
+    weights = blend_weights(n_user, item_counts, config)
+    parts = {"cf": raw["als"], "content": raw["content"], "trending": raw["trending"], "fresh": raw.get("fresh")}
+    return sum(weights[s] * normalize(v) for s, v in parts.items() if v is not None)
+
+
+def rank_candidates(
+    cands: rk.Candidates, ranker: rk.Ranker, vectors: np.ndarray | None, *, limit: int, offset: int, config
+) -> list[Ranked]:
+    """The page ``[offset, offset + limit)`` of ``cands`` by the ranker's score, diversified by MMR
+    over their unit content ``vectors`` (C, D), each with its nominating sources and the reason
+    whose features added most to its score. The in-memory and the served ranked paths share it."""
+    if not len(cands.items):
+        return []
+    x = rk.features(cands)
+    scores = ranker.score(x)
+    wanted = offset + limit
+    head = np.lexsort((cands.items, -scores))[: wanted * config.mmr_pool]
+    order = head[mmr(scores[head], None if vectors is None else vectors[head], wanted, config.mmr_lambda)]
+    order = order[offset:wanted]
+    parts = ranker.contributions(x[order], scores[order])
+    ranked = []
+    for j, idx in enumerate(order):
+        contributions = {s: float(parts[s][j]) for s in rk.SOURCES}
+        nominated = [s for s in cands.ranks if np.isfinite(cands.ranks[s][idx])]
+        nominated.sort(key=lambda s: -contributions[s])
+        top = nominated[0] if nominated else max(contributions, key=contributions.get)
+        ranked.append(
+            Ranked(int(cands.items[idx]), float(scores[idx]), tuple(nominated), rk.REASON[top], contributions)
+        )
+    return ranked
 
 
 def recent_items(row: sp.csr_matrix, times_row: sp.csr_matrix | None) -> np.ndarray:
@@ -137,8 +170,10 @@ class RankedRecommender(HybridRecommender):
         item_age_days=None,
         interaction_times: sp.csr_matrix | None = None,
         validation: str = "time",
+        cowatch: bool = True,
     ):
         super().__init__(config, item_age_days=item_age_days)
+        self.cowatch = cowatch  # the EASE source; the served ranker goes without it (``Sources``)
         self.interaction_times = None if interaction_times is None else sp.csr_matrix(interaction_times)
         if validation not in ("time", "random"):
             raise ValueError(f"validation is 'time' or 'random', not {validation!r}")
@@ -154,14 +189,15 @@ class RankedRecommender(HybridRecommender):
             raise FitError("the ranked hybrid needs item embeddings")
         c = self.config
         split_times = self.interaction_times if self.validation == "time" else None
-        full = Sources(c, self.item_age_days).fit(user_items, item_embeddings, times=split_times)
+        full = Sources(c, self.item_age_days, cowatch=self.cowatch).fit(user_items, item_embeddings, times=split_times)
         # Validation items made cold in the share the catalog has cold ones, all their pairs labels.
         cold_share = max(c.ranker_min_cold_fraction, float((self.item_counts == 0).mean()))
         warm, cold_pairs = carve_cold(user_items, cold_share, seed=c.seed)
         earlier, later = holdout_latest(warm, split_times, fraction=c.ranker_validation_fraction, seed=c.seed)
         later = later + cold_pairs
         self.training = {"cold_share": round(cold_share, 4)}
-        self.ranker = self._fit_ranker(earlier, later, item_embeddings, full.ease.lam, grades(user_items, c))
+        ease_lambda = full.ease.lam if full.ease is not None else None
+        self.ranker = self._fit_ranker(earlier, later, item_embeddings, ease_lambda, grades(user_items, c))
         self.sources = full
         self.cf, self.content = full.als, full.content  # the blend's parts, for the fallback and explain()
 
@@ -169,7 +205,11 @@ class RankedRecommender(HybridRecommender):
         users = np.flatnonzero((np.diff(later.indptr) > 0) & (np.asarray((earlier > 0).sum(axis=1)).ravel() > 0))
         if len(users) < self.config.ranker_min_users or earlier.nnz == 0:
             return None
-        sources = Sources(self.config, self.item_age_days).fit(earlier, embeddings, ease_lambda=ease_lambda)
+        if len(users) > self.config.ranker_max_users:  # a seeded sample bounds the fit on a large site
+            rng = np.random.default_rng(self.config.seed)
+            users = np.sort(rng.choice(users, self.config.ranker_max_users, replace=False))
+        sources = Sources(self.config, self.item_age_days, cowatch=self.cowatch)
+        sources.fit(earlier, embeddings, ease_lambda=ease_lambda)
         # Items with no training event can have no label here: as candidates they would only
         # teach that cold items are never relevant.
         untouched = np.flatnonzero(self.item_counts == 0)
@@ -197,23 +237,8 @@ class RankedRecommender(HybridRecommender):
         exclude = row.indices if exclude is None else np.union1d(row.indices, exclude)
         times_row = self._times_row(userid, row)
         cands = self.sources.candidates(row, exclude, recent_items(row, times_row))
-        x = rk.features(cands)
-        scores = self.ranker.score(x)
-        wanted = offset + N
-        head = np.lexsort((cands.items, -scores))[: wanted * self.config.mmr_pool]
-        vectors = self.content.item_embeddings[cands.items[head]]
-        order = head[mmr(scores[head], vectors, wanted, self.config.mmr_lambda)][offset:wanted]
-        parts = self.ranker.contributions(x[order])
-        ranked = []
-        for j, idx in enumerate(order):
-            contributions = {s: float(parts[s][j]) for s in rk.SOURCES}
-            nominated = [s for s in cands.ranks if np.isfinite(cands.ranks[s][idx])]
-            nominated.sort(key=lambda s: -contributions[s])
-            top = nominated[0] if nominated else max(contributions, key=contributions.get)
-            ranked.append(
-                Ranked(int(cands.items[idx]), float(scores[idx]), tuple(nominated), rk.REASON[top], contributions)
-            )
-        return ranked
+        vectors = self.content.item_embeddings[cands.items]
+        return rank_candidates(cands, self.ranker, vectors, limit=N, offset=offset, config=self.config)
 
     def _times_row(self, userid: int, row: sp.csr_matrix) -> sp.csr_matrix | None:
         """The user's event times when ``row`` is the fitted row of a known user."""
@@ -226,8 +251,9 @@ class RankedRecommender(HybridRecommender):
     def _state(self) -> dict[str, np.ndarray]:
         s = self.sources
         state = {f"als.{k}": v for k, v in s.als._state().items()}
-        state |= {"content.item_embeddings": s.content.item_embeddings, "n_active_users": np.array(s.n_active_users), "ease.weights": s.ease.weights,
-                  "ease.lam": np.array(s.ease.lam)}  # fmt: skip
+        state |= {"content.item_embeddings": s.content.item_embeddings, "n_active_users": np.array(s.n_active_users)}
+        if s.ease is not None:
+            state |= {"ease.weights": s.ease.weights, "ease.lam": np.array(s.ease.lam)}
         if self.item_age_days is not None:
             state["item_age_days"] = np.asarray(self.item_age_days, dtype=np.float32)
         if self.ranker is not None:
@@ -236,17 +262,17 @@ class RankedRecommender(HybridRecommender):
 
     def _set_state(self, state: dict[str, np.ndarray]) -> None:
         self.item_age_days = state.get("item_age_days")
-        s = Sources(self.config, self.item_age_days)
-        s.als, s.content, s.ease = (
-            ColdALSRecommender(self.config),
-            ContentRecommender(self.config),
-            EASERecommender(self.config),
-        )
+        s = Sources(self.config, self.item_age_days, cowatch="ease.weights" in state)
+        s.als, s.content = ColdALSRecommender(self.config), ContentRecommender(self.config)
+        s.ease = EASERecommender(self.config) if s.cowatch else None
         for part in (s.als, s.content, s.ease):
-            part.popularity, part.item_counts, part.n_items = self.popularity, self.item_counts, self.n_items
+            if part is not None:
+                part.popularity, part.item_counts, part.n_items = self.popularity, self.item_counts, self.n_items
         s.als._set_state({k.removeprefix("als."): v for k, v in state.items() if k.startswith("als.")})
         s.content._set_state({"item_embeddings": state["content.item_embeddings"]})
-        s.ease._set_state({"weights": state["ease.weights"], "lam": state["ease.lam"]})
+        if s.ease is not None:
+            s.ease._set_state({"weights": state["ease.weights"], "lam": state["ease.lam"]})
+        self.cowatch = s.cowatch
         s.item_counts, s.popularity, s.cf_unit = (
             self.item_counts,
             self.popularity,

@@ -37,6 +37,11 @@ class CFModel:
         return normalize_rows(self.recommender.item_factors)
 
     @cached_property
+    def untouched_cols(self) -> np.ndarray:
+        """Columns of the items with no positive entry at fit time (only dislikes): cold to the ranker."""
+        return np.flatnonzero(self.recommender.item_counts == 0)
+
+    @cached_property
     def trending(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """The most popular items at fit time: video ids, popularity, users behind each."""
         popularity = self.recommender.popularity

@@ -1,7 +1,10 @@
 """The recommender served from the database: a user's feed, similar videos
 and search. Candidates come from pgvector (content), the persisted ALS model
-(CF), trending and fresh uploads; ``blend.rank`` scores them exactly as the
-in-memory ``HybridRecommender`` does.
+(CF), trending and fresh uploads, and with an active learned ranker also from
+the cold map (uploads nobody has engaged with, scored u · v̂). With a ranker
+fitted beside the active CF model, ``ranked.rank_candidates`` orders them as the
+in-memory ``RankedRecommender`` (without EASE) does; otherwise, and for users the
+CF model cannot place, ``blend.rank`` scores them as ``HybridRecommender`` does.
 
 A feed page costs two round trips to PostgreSQL: the user's history (with
 the embeddings the taste needs), then one pipeline with the HNSW neighbours of
@@ -14,25 +17,29 @@ candidate is published.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import scipy.sparse as sp
 from django.db.models import F, Q
+from django.utils import timezone
 
 from mediarec.caching import TTLCache
 from mediarec.conf import recommender_config
 from mediarec.errors import InvalidQuery
 from mediarec.models import ModelKind, ModelVersion, Video
+from mediarec.recommender import ranker as rk
 from mediarec.recommender.base import top_n
 from mediarec.recommender.blend import Pool, Ranked, because, explanation, history_strength, normalize, rank
 from mediarec.recommender.config import RecommenderConfig
 from mediarec.recommender.content import normalize_rows, strongest_history, taste_vector
+from mediarec.recommender.ranked import RECENT, blend_score, rank_candidates
 from mediarec.recommender.weights import event_weights, user_row
 from mediarec.selectors import model_version_active_cached
 from mediarec.services.model_versions import model_version_embedder
 from mediarec.serving import queries
 from mediarec.serving.cf_model import CFModel, active_cf_model
+from mediarec.serving.ranker_model import RankerModel, active_ranker_model
 
 log = logging.getLogger(__name__)
 
@@ -64,6 +71,7 @@ class _History:
     titles: dict[int, str]
     vectors: np.ndarray  # (H, D), zero rows where a video has no active-version embedding or is too weak to count
     has_vector: np.ndarray  # (H,)  for the taste (queries.user_history sends only the strongest)
+    latest: np.ndarray  # (H,) ``video_ids`` ordered by their latest event, newest first
 
     @property
     def confidences(self) -> np.ndarray:
@@ -82,16 +90,16 @@ def _history(user_id: int | None, version: ModelVersion | None, config: Recommen
     if user_id is None:
         empty = np.empty(0, np.int64)
         row = sp.csr_matrix((1, 0), dtype=np.float32)
-        return _History(empty, row, {}, np.zeros((0, 0), np.float32), np.empty(0, bool))
+        return _History(empty, row, {}, np.zeros((0, 0), np.float32), np.empty(0, bool), empty)
     events = queries.user_history(user_id, version=version.name if version else None, config=config)
-    distinct, cols = np.unique(events.video_ids, return_inverse=True)
+    distinct, first, cols = np.unique(events.video_ids, return_index=True, return_inverse=True)  # events: newest first
     row = user_row(cols, event_weights(events.kinds, events.age_days, config), n_items=len(distinct), config=config)
     at = np.searchsorted(distinct, events.vector_ids)
     vectors = np.zeros((len(distinct), events.vectors.shape[1]), np.float32)
     vectors[at] = events.vectors
     has_vector = np.zeros(len(distinct), bool)
     has_vector[at] = True
-    return _History(distinct, row, events.titles, vectors, has_vector)
+    return _History(distinct, row, events.titles, vectors, has_vector, distinct[np.argsort(first, kind="stable")])
 
 
 @dataclass
@@ -128,9 +136,9 @@ def _in_sorted(values: np.ndarray, keys: np.ndarray) -> np.ndarray:
     return keys[np.minimum(np.searchsorted(keys, values), len(keys) - 1)] == values
 
 
-def _cf_scores(cf: CFModel, history: _History) -> tuple[np.ndarray, np.ndarray] | None:
+def _cf_scores(cf: CFModel, history: _History) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
     """ALS scores (I,) of every item for the user's current history (solved now, so
-    new interactions count at once), and the columns of the items they have seen."""
+    new interactions count at once), the columns of the items they have seen, and the user's factors (F,)."""
     cols, known = cf.item_index(history.video_ids)
     if not known.any():
         return None
@@ -138,7 +146,8 @@ def _cf_scores(cf: CFModel, history: _History) -> tuple[np.ndarray, np.ndarray] 
     row = sp.csr_matrix(
         (history.confidences[known], seen, np.array([0, len(seen)])), shape=(1, len(cf.item_ids)), dtype=np.float32
     )
-    return cf.recommender.item_factors @ cf.recommender.user_vector(row), seen
+    user = cf.recommender.user_vector(row)
+    return cf.recommender.item_factors @ user, seen, user
 
 
 def recommendations_for_user(
@@ -157,8 +166,11 @@ def recommendations_for_user(
     cf_scores = None
     if cf is not None and history.n_positive:
         scored = _cf_scores(cf, history)
+        ranker = active_ranker_model(config, cf_name=cf.name) if scored is not None else None
+        if ranker is not None:
+            return _ranked_feed(history, version, cf, ranker, scored, limit=limit, offset=offset, config=config)
         if scored is not None:
-            cf_scores, seen_cols = scored
+            cf_scores, seen_cols, _ = scored
             top, scores = top_n(cf_scores, k, exclude=seen_cols)
             nominated["cf"] = (cf.item_ids[top], scores)
 
@@ -183,6 +195,115 @@ def recommendations_for_user(
     pool = _pool(cards, nominated, taste.vector, cf, cf_scores, (trend_ids, trend_scores, trend_users))
     ranked = rank(pool, n_user=history.n_positive, config=config, limit=limit, offset=offset)
     return _explained(ranked, pool, cards.rows, history, taste, cf)
+
+
+def _ranked_feed(
+    history: _History, version, cf: CFModel, ranker: RankerModel, scored, *, limit: int, offset: int, config
+) -> list[Recommendation]:
+    """The feed page ordered by the learned ranker: candidates from ALS (cold videos through
+    the cold map), the cold map alone, content, trending and fresh, with the features
+    ``ranked.Sources.candidates`` gives the in-memory ranker (``ranker.features``)."""
+    cf_scores, seen_cols, user = scored
+    k = max(config.ranker_candidates, offset + limit)
+    top, warm_scores = top_n(cf_scores, k, exclude=np.concatenate([seen_cols, cf.untouched_cols]))
+    cold_seen = np.flatnonzero(_in_sorted(ranker.cold_ids, history.video_ids))
+    cold_top, cold_scores = top_n(ranker.cold_factors @ user, k, exclude=cold_seen)
+    als_ids = np.concatenate([cf.item_ids[top], ranker.cold_ids[cold_top]])
+    als_order = np.lexsort((als_ids, -np.concatenate([warm_scores, cold_scores])))[:k]
+    nominated = {"als": als_ids[als_order], "coldmap": ranker.cold_ids[cold_top]}
+    trend_ids = cf.trending[0]
+    nominated["trending"] = trend_ids[~_in_sorted(trend_ids, history.video_ids)][:k]
+    if version:
+        fresh_ids, _ = _fresh_lists.get(
+            ("fresh", version.name, repr(config)), lambda: queries.fresh(config, version=version.name)
+        )
+        nominated["fresh"] = fresh_ids[~_in_sorted(fresh_ids, history.video_ids)][:k]
+    others = np.unique(np.concatenate(list(nominated.values())))
+    taste = _taste(history, config) if version else _Taste()
+    if taste.vector is not None:
+        cards, (nominated["content"], _) = queries.feed_candidates(
+            taste.vector, version=version.name, exclude=history.video_ids, also=others, limit=k, config=config
+        )
+    else:
+        cards = queries.published_cards(others, version=version.name if version else None)
+    cands, unit = _ranker_candidates(cards, nominated, history, taste, cf, ranker, user, config)
+    pool = Pool(items=cands.items, raw={}, nominated={}, item_history=np.empty(0), vectors=unit)
+    ranked = rank_candidates(cands, ranker.ranker, unit, limit=limit, offset=offset, config=config)
+    ranked = [replace(r, sources=_blend_vocabulary(r.sources)) for r in ranked]
+    return _explained(ranked, pool, cards.rows, history, taste, cf)
+
+
+_CREATED_AT = queries.CARD_FIELDS.index("created_at")
+
+
+def _ranker_candidates(cards: queries.Cards, nominated, history: _History, taste: _Taste, cf: CFModel,
+                       ranker: RankerModel, user: np.ndarray, config) -> tuple[rk.Candidates, np.ndarray | None]:  # fmt: skip
+    """Every published candidate's features (``rk.Candidates``) and unit content vectors (C, D)."""
+    ids = cards.ids
+    unit = normalize_rows(cards.vectors) if cards.vectors.shape[1] else None
+    has_vector = np.linalg.norm(unit, axis=1) > 0 if unit is not None else np.zeros(len(ids), bool)
+    cols, known = cf.item_index(ids)
+    counts = np.where(known, cf.recommender.item_counts[cols], 0.0).astype(np.float32)
+    # CF factors: fitted ones for videos with history, mapped ones for the rest (stored at
+    # the refit, or mapped now for a video uploaded since).
+    factors = np.where((known & (counts > 0))[:, None], cf.recommender.item_factors[cols], 0.0).astype(np.float32)
+    cold_at = np.minimum(np.searchsorted(ranker.cold_ids, ids), max(len(ranker.cold_ids) - 1, 0))
+    stored = ranker.cold_ids[cold_at] == ids if len(ranker.cold_ids) else np.zeros(len(ids), bool)
+    factors[stored] = ranker.cold_factors[cold_at[stored]]
+    new = (counts == 0) & ~stored & has_vector
+    if new.any():
+        factors[new] = ranker.cold_map.predict(unit[new])
+    has_factors = np.any(factors != 0, axis=1)
+    als = np.where(has_factors, factors @ user, np.nan).astype(np.float32)
+    now = timezone.now()
+    ages = np.array([(now - cards.rows[i][_CREATED_AT]).total_seconds() for i in ids.tolist()]) / 86400.0
+    raw = {
+        "als": als,
+        "content": np.where(has_vector, unit @ taste.vector, np.nan) if taste.vector is not None and unit is not None
+        else np.full(len(ids), np.nan),
+        "coldmap": np.where(counts == 0, als, np.nan),
+        "trending": np.where(known, cf.recommender.popularity[cols], 0.0),
+        "fresh": np.where(ages <= config.fresh_days, 1.0 - ages / config.fresh_days, np.nan),
+    }  # fmt: skip
+    raw = {s: np.asarray(v, dtype=np.float32) for s, v in raw.items()}
+    ranks = {}
+    for s, nominee_ids in nominated.items():
+        position = np.full(len(ids), np.nan, np.float32)
+        at = np.searchsorted(ids, nominee_ids)
+        found = at < len(ids)
+        found[found] = ids[at[found]] == nominee_ids[found]
+        position[at[found]] = np.flatnonzero(found)
+        ranks[s] = position
+    liked = set(history.liked.tolist())
+    recent = np.array([v for v in history.latest.tolist() if v in liked][:RECENT], dtype=np.int64)
+    if len(recent):
+        recent_vectors = normalize_rows(history.vectors[np.searchsorted(history.video_ids, recent)])
+        recent_content = (unit @ recent_vectors.T).max(axis=1) if unit is not None and recent_vectors.shape[1] else None
+        rcols, rknown = cf.item_index(recent)
+        recent_factors = np.where(rknown[:, None], cf.unit_item_factors[rcols], 0.0)
+        recent_cf = (normalize_rows(factors) @ recent_factors.T).max(axis=1)
+    else:
+        recent_content = recent_cf = None
+    nan = np.full(len(ids), np.nan, np.float32)
+    n_user = float(history.n_positive)
+    cands = rk.Candidates(
+        items=ids,
+        scores=raw,
+        ranks=ranks,
+        item_user_share=counts / max(ranker.n_active_users, 1),
+        item_popularity_share=raw["trending"] / max(ranker.popularity_mean, 1e-9),
+        recent_content=nan if recent_content is None else recent_content,
+        recent_cf=nan if recent_cf is None else recent_cf,
+        n_user=n_user,
+        blend=blend_score(raw, counts, n_user, config),
+        item_history=history_strength(counts, config.item_history_k),
+    )
+    return cands, unit
+
+
+def _blend_vocabulary(sources: tuple[str, ...]) -> tuple[str, ...]:
+    """The ranker's source names as the feed reports them (``rk.REASON``: cf, content, trending, fresh)."""
+    return tuple(dict.fromkeys(rk.REASON[s] for s in sources))
 
 
 def _pool(cards: queries.Cards, nominated, taste, cf: CFModel | None, cf_scores, trend) -> Pool:
@@ -237,7 +358,8 @@ def _explained(ranked: list[Ranked], pool: Pool, rows, history: _History, taste:
         factors = cf.unit_item_factors
         found = because(factors[item_cols], factors[cols[known]], liked[known])
         by_cf = [f if k else None for f, k in zip(found, item_known, strict=True)]
-    picks = [c if r.reason == "cf" else e for r, e, c in zip(ranked, by_content, by_cf, strict=True)]
+    # Only a CF or content reason names a history video ("trending now" is about no video of theirs).
+    picks = [{"cf": c, "content": e}.get(r.reason) for r, e, c in zip(ranked, by_content, by_cf, strict=True)]
     return [
         Recommendation(queries.card(rows[r.item]), r.score, r.sources, r.reason, p, history.titles.get(p))
         for r, p in zip(ranked, picks, strict=True)

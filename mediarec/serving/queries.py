@@ -206,6 +206,35 @@ def feed_candidates(
     return _cards(list(by_id.values())), _by_similarity(ids, np.array([r[-1] for r in near_rows], dtype=np.float32))
 
 
+@dataclass
+class Catalog:
+    """Every video: ids (V,) sorted, ages in days (V,), published (V,) and embeddings of one version (V, D),
+    zero rows where a video has none."""
+
+    ids: np.ndarray
+    age_days: np.ndarray
+    published: np.ndarray
+    vectors: np.ndarray
+
+
+def catalog(*, version: str | None) -> Catalog:
+    """The whole catalog with its ``version`` embeddings, for a refit (binary, like the feed's reads)."""
+    with _binary_cursors() as (cursor,):
+        cursor.execute(
+            f"SELECT id, {AGE_DAYS_SQL.format(column='created_at')}, published, "
+            "CASE WHEN embedding_version = %(version)s THEN vector_send(embedding) END FROM mediarec_video ORDER BY id",
+            {"version": version or ""},
+            binary=True,
+        )
+        rows = cursor.fetchall()
+    return Catalog(
+        np.array([r[0] for r in rows], dtype=np.int64),
+        np.array([r[1] for r in rows], dtype=np.float32),
+        np.array([r[2] for r in rows], dtype=bool),
+        _vector_matrix([r[3] for r in rows]),
+    )
+
+
 def card(row: tuple) -> Video:
     """A ``Video`` holding only ``CARD_FIELDS`` (enough for a card or an API item)."""
     return Video.from_db("default", CARD_FIELDS, row)

@@ -131,7 +131,7 @@ class Command(BaseCommand):
             return
         k = 10 if 10 in results["ks"] else results["ks"][-1]
         self.stdout.write(format_table(results["results"], k))
-        for model in ("hybrid", "ranked"):
+        for model in ("hybrid", "ranked", "ranked-served"):
             self.stdout.write("\n".join(ratio_lines(results["results"], k, model=model)))
         self.stdout.write(f"metrics: {', '.join(METRICS)}; every K is in --json. Plot: {plot}")
 
