@@ -12,6 +12,8 @@ DataLoader worker processes while the model works on the previous batch.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -23,6 +25,17 @@ from videobert_engine.errors import ModelVersionMismatch
 from videobert_engine.joint import VideoBert
 from videobert_engine.text import WordPiece
 from videobert_engine.train import resolve_device
+
+
+@dataclass
+class VideoBatch:
+    """One decoded batch, the records that failed taken out."""
+
+    rows: np.ndarray  # (B,) record indices of the items kept
+    clips: torch.Tensor | None  # (R, N, T, H, W, 3) uint8 on the device, one row per True in has_video
+    has_video: torch.Tensor  # (B,) bool on the device
+    texts: list[str]  # (B,) each item's text ("" = none)
+    errors: dict[int, str]  # record index -> why it was left out
 
 
 class Embedder:
@@ -56,6 +69,28 @@ class Embedder:
         ids, mask = self.tokenizer.encode(texts, self.config.text.max_len)
         return ids.to(self.device), mask.to(self.device)
 
+    def video_batches(
+        self, records: list[dict], batch_size: int = 16, num_workers: int = 2, progress: bool = False
+    ) -> Iterator[VideoBatch]:
+        """Decoded batches of ``records`` in order, on this device; ``errors`` collects the records left out.
+
+        A record whose video cannot be read is left out with its reason, as is one with neither video nor text.
+        """
+        loader = clip_loader(records, self.config.clips, batch_size, num_workers, pin_memory=self.device.type == "cuda")
+        for batch in tqdm(loader, desc="embed", unit="batch", disable=not progress):
+            texts = [records[int(i)].get("text") or "" for i in batch.index]
+            for i, text, has in zip(batch.index.tolist(), texts, batch.has_video.tolist(), strict=True):
+                if not has and not text.strip() and i not in batch.errors:
+                    batch.errors[i] = "no video and no text to embed"
+            keep = torch.tensor([int(i) not in batch.errors for i in batch.index], dtype=torch.bool)
+            yield VideoBatch(
+                rows=batch.index[keep].numpy(),
+                clips=batch.clips.to(self.device, non_blocking=True) if batch.clips.ndim > 1 else None,
+                has_video=batch.has_video[keep].to(self.device),
+                texts=[t for t, k in zip(texts, keep.tolist(), strict=True) if k],
+                errors=dict(batch.errors),
+            )
+
     @torch.inference_mode()
     def embed_videos(
         self, records: list[dict], batch_size: int = 16, num_workers: int = 2, progress: bool = False
@@ -67,25 +102,14 @@ class Embedder:
         """
         out = np.zeros((len(records), self.embedding_dim), dtype=np.float32)
         errors: dict[int, str] = {}
-        loader = clip_loader(records, self.config.clips, batch_size, num_workers, pin_memory=self.device.type == "cuda")
-        for batch in tqdm(loader, desc="embed", unit="batch", disable=not progress):
+        for batch in self.video_batches(records, batch_size, num_workers, progress):
             errors.update(batch.errors)
-            keep = torch.tensor([int(i) not in batch.errors for i in batch.index], dtype=torch.bool)
-            texts = [records[int(i)].get("text") or "" for i in batch.index]
-            empty = [
-                int(i)
-                for i, t, has in zip(batch.index, texts, batch.has_video, strict=True)
-                if not has and not t.strip() and int(i) not in batch.errors
-            ]
-            errors.update({i: "no video and no text to embed" for i in empty})
-            keep &= torch.tensor([int(i) not in empty for i in batch.index], dtype=torch.bool)
-            if not keep.any():
+            if not len(batch.rows):
                 continue
-            ids, mask = self._text([t for t, k in zip(texts, keep, strict=True) if k])
-            clips = batch.clips.to(self.device, non_blocking=True) if batch.clips.ndim > 1 else None
+            ids, mask = self._text(batch.texts)
             with self._autocast():
-                vecs = self.model.embed(clips, batch.has_video[keep].to(self.device), ids, mask)
-            out[batch.index[keep].numpy()] = vecs.float().cpu().numpy()
+                vecs = self.model.embed(batch.clips, batch.has_video, ids, mask)
+            out[batch.rows] = vecs.float().cpu().numpy()
         return out, dict(sorted(errors.items()))
 
     @torch.inference_mode()
