@@ -40,9 +40,63 @@ from videobert_engine.text import WordPiece, masked_mean
 # English function words: never a tag, whatever their frequency ("up", "down", "out" stay: on a video they
 # are directions)
 STOPWORDS = frozenset(
-    "a an the and or but of to in on at by for from with without into onto over under across through around "
-    "off as is are was were be been it its it's they them their this that these those there here "
-    "then than so very all any some each every no not part".split()
+    [
+        "a",
+        "an",
+        "the",
+        "and",
+        "or",
+        "but",
+        "of",
+        "to",
+        "in",
+        "on",
+        "at",
+        "by",
+        "for",
+        "from",
+        "with",
+        "without",
+        "into",
+        "onto",
+        "over",
+        "under",
+        "across",
+        "through",
+        "around",
+        "off",
+        "as",
+        "is",
+        "are",
+        "was",
+        "were",
+        "be",
+        "been",
+        "it",
+        "its",
+        "it's",
+        "they",
+        "them",
+        "their",
+        "this",
+        "that",
+        "these",
+        "those",
+        "there",
+        "here",
+        "then",
+        "than",
+        "so",
+        "very",
+        "all",
+        "any",
+        "some",
+        "each",
+        "every",
+        "no",
+        "not",
+        "part",
+    ]
 )
 SENTENCE_ENDS = frozenset(".!?;")
 
@@ -275,6 +329,6 @@ class Generator:
 
 
 def _same_word(a: str, b: str) -> bool:
-    """"ball" and "balls", "box" and "boxes": one caption word is enough."""
+    """ "ball" and "balls", "box" and "boxes": one caption word is enough."""
     short, long = sorted((a, b), key=len)
     return long in (short + "s", short + "es")

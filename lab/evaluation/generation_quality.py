@@ -32,7 +32,28 @@ from lab.evaluation.embedding_quality import DEFAULT_CACHE, rendered_world, spli
 RECALLED = ("color", "shape", "motion")
 K = 5
 # words of the world's phrases that name no value ("the camera pans left": "camera" is not what pans)
-_FILLER = frozenset("a the to of off in on it at and background backdrop pattern camera view shot scene picture".split())
+_FILLER = frozenset(
+    [
+        "a",
+        "the",
+        "to",
+        "of",
+        "off",
+        "in",
+        "on",
+        "it",
+        "at",
+        "and",
+        "background",
+        "backdrop",
+        "pattern",
+        "camera",
+        "view",
+        "shot",
+        "scene",
+        "picture",
+    ]
+)
 
 
 def attribute_words(attributes: dict) -> dict[str, set[str]]:

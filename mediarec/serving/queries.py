@@ -147,7 +147,8 @@ def nearest_videos(
     return _by_similarity(ids, np.array([r[1] for r in rows], dtype=np.float32))
 
 
-_CARD = {"id", "title", "tags", "channel", "duration_s", "thumbnail", "file", "status", "created_at"}
+_CARD = {"id", "title", "title_is_file_name", "caption", "tags", "channel", "duration_s", "thumbnail", "file", "status",
+         "created_at"}  # fmt: skip
 # In model field order, which is the order ``Model.from_db`` expects the values in.
 CARD_FIELDS = tuple(f.attname for f in Video._meta.concrete_fields if f.attname in _CARD)
 _CARD_COLUMNS = ", ".join(CARD_FIELDS)

@@ -31,7 +31,10 @@ def test_vocabulary_is_learned_from_the_texts():
     # in two texts or more and in fewer than half: "red" is in 3 of 5, so it is out; "blue" is in 2
     assert vocab.words == ["blue", "bouncing", "circle", "crimson", "left", "square"]
     words = vocab.words
-    assert vocab.pieces[words.index("crimson")] == WordPiece.minilm().tokenizer.encode("crimson", add_special_tokens=False).ids
+    assert (
+        vocab.pieces[words.index("crimson")]
+        == WordPiece.minilm().tokenizer.encode("crimson", add_special_tokens=False).ids
+    )
     # a colour comes before its shape, and a shape before its motion, in the sentences it was seen in
     assert vocab.position[words.index("crimson")] < vocab.position[words.index("bouncing")]
     assert TagVocabulary.from_dict(vocab.to_dict()) == vocab
@@ -67,8 +70,10 @@ def test_tags_and_caption_come_from_the_pixels(world: World, generator: Generato
     assert np.mean(right) >= 0.5
     for g in gens:
         scores = [s for _, s in g.tags]
-        assert len(g.tags) == min(generator.config.top_k, len(generator.vocabulary.words)) and scores == sorted(scores, reverse=True)
-        assert 0 < scores[-1] and scores[0] <= 1
+        assert len(g.tags) == min(generator.config.top_k, len(generator.vocabulary.words)) and scores == sorted(
+            scores, reverse=True
+        )
+        assert scores[-1] > 0 and scores[0] <= 1
         words = g.caption.split()
         assert 1 <= len(words) <= generator.config.caption_words and set(words) <= {t for t, _ in g.tags}
         assert len(set(words) & set(COLOURS)) <= 1  # two colours are alternatives: one per caption
@@ -77,7 +82,7 @@ def test_tags_and_caption_come_from_the_pixels(world: World, generator: Generato
 
 @pytest.mark.slow
 def test_generation_is_deterministic_in_any_batch(world: World, generator: Generator, trained: Path, tmp_path):
-    records = World.records(world.held_out[:6]) + [{"path": str(tmp_path / "missing.mp4"), "text": ""}]
+    records = [*World.records(world.held_out[:6]), {"path": str(tmp_path / "missing.mp4"), "text": ""}]
     a, errors = generator.generate_videos(records, batch_size=4, num_workers=2)
     b, _ = generator.generate_videos(records, batch_size=7, num_workers=0)
     assert list(errors) == [6] and a[6] is None
@@ -124,5 +129,7 @@ def test_cuda_gives_the_cpu_tags(world: World, generator: Generator, tmp_path: P
     model = copy.deepcopy(generator.embedder.model)
     cuda = Generator(Embedder(model, generator.embedder.tokenizer, generator.version, "cuda"), generator.vocabulary)
     gpu, _ = cuda.generate_videos(records, num_workers=0)
-    agree = np.mean([len({t for t, _ in a.tags[:5]} & {t for t, _ in b.tags[:5]}) / 5 for a, b in zip(cpu, gpu)])
+    agree = np.mean(
+        [len({t for t, _ in a.tags[:5]} & {t for t, _ in b.tags[:5]}) / 5 for a, b in zip(cpu, gpu, strict=True)]
+    )
     assert agree >= 0.8  # bf16 on CUDA: near ties may swap
