@@ -81,7 +81,11 @@ class OwnTextFilter(admin.SimpleListFilter):
         return queryset
 
 
-GENERATED_BADGE = mark_safe('<span class="generated" title="generated from the pixels">generated</span>')
+# Styled inline: the admin does not load the site's stylesheet.
+GENERATED_BADGE = mark_safe(
+    '<span class="generated" title="generated from the pixels" style="font-size:.75em;border:1px solid;'
+    'border-radius:3px;padding:0 .3em;margin-right:.4em;opacity:.7">generated</span>'
+)
 
 
 @admin.register(Video)
@@ -105,6 +109,15 @@ class VideoAdmin(admin.ModelAdmin):
     show_full_result_count = False
     paginator = EstimatedCountPaginator
     actions = ["publish", "unpublish", "reembed", "accept_suggested_tags"]
+    PIPELINE_FIELDS = (
+        "status", "error_message", "attempts", "duration_s", "fps", "width", "height", "size_bytes", "codec",
+        "embedding_version", "embedded_at", "channel", "created_at", "updated_at",
+    )  # fmt: skip
+    fieldsets = [
+        (None, {"fields": ["title", "description", "tags", "transcript", "published", "file", "thumbnail_img"]}),
+        ("Generated from the pixels", {"fields": ["caption_generated", "suggested_tags_scored", "generated_version"]}),
+        ("Pipeline", {"fields": PIPELINE_FIELDS}),
+    ]
     readonly_fields = [
         "thumbnail_img",
         "status",

@@ -157,7 +157,7 @@ def test_an_untitled_upload_gets_tags_and_a_caption_and_is_found_by_them(
     assert all(not v.caption or v.title != v.caption for v in Video.objects.filter(pk__in=ids))
     for word in caption:
         found = videos_search(query=word, limit=4)
-        assert found.mode == "semantic" and found.items[0].pk == untitled.pk, (word, caption, others)
+        assert found.mode == "semantic" and found.videos[0].pk == untitled.pk, (word, caption, others)
     item = client.get("/api/search", {"q": caption[0]}).json()["items"][0]
     assert item["id"] == untitled.pk and item["title"] == untitled.caption and item["title_generated"]
 
