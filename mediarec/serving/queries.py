@@ -251,7 +251,9 @@ def user_history(user_id: int, *, version: str | None, config: RecommenderConfig
             ") "
             "SELECT video_id, kind, age_days, NULL::text, NULL::bytea FROM latest "
             "UNION ALL "
-            "SELECT v.id, NULL, NULL, v.title, "
+            # the title an explanation quotes: the generated caption, marked, in place of a file name
+            "SELECT v.id, NULL, NULL, CASE WHEN v.title_is_file_name AND v.caption <> '' "
+            "       THEN v.caption || ' (generated)' ELSE v.title END, "
             "       CASE WHEN w.strength_rank <= %s AND v.embedding_version = %s THEN vector_send(v.embedding) END "
             "FROM videos w JOIN mediarec_video v ON v.id = w.video_id",
             [user_id, limit, config.half_life_days, *weights, config.taste_history + _SPARE_VECTORS, version or ""],
