@@ -432,7 +432,8 @@ def world_videos_create_metadata(*, world: World, start: datetime, model_version
     now = timezone.now()
     columns = ["id", "title", "description", "tags", "transcript", "file", "thumbnail", "duration_s", "fps", "width",
                "height", "codec", "published", "channel", "status", "status_changed_at", "error_message",
-               "attempts", "embedding", "embedding_version", "embedded_at", "created_at", "updated_at"]  # fmt: skip
+               "attempts", "embedding", "embedding_version", "embedded_at", "created_at", "updated_at",
+               "title_is_file_name", "suggested_tags", "caption", "generated_version"]  # fmt: skip
     with connection.cursor() as cursor:
         ids = _allocate_ids(cursor, Video._meta.db_table, len(world.videos))
         rows = (
@@ -460,6 +461,10 @@ def world_videos_create_metadata(*, world: World, start: datetime, model_version
                 now,
                 start + timedelta(days=spec.created_day),
                 now,
+                False,
+                Jsonb([]),  # stand-in vectors generate no words
+                "",
+                "",
             )
             for spec, pk, vector in zip(world.videos, ids.tolist(), embeddings, strict=True)
         )

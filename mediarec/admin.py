@@ -7,10 +7,12 @@ from django import forms
 from django.contrib import admin, messages
 from django.db.models import Count, IntegerField, OuterRef, Subquery
 from django.utils.html import format_html
+from django.utils.safestring import mark_safe
 
 from mediarec.admin_paginator import EstimatedCountPaginator
 from mediarec.errors import InvalidUpload
 from mediarec.models import CFModelVersion, Interaction, ModelVersion, RankerVersion, Video, VideoStatus
+from mediarec.selectors import NO_OWN_TEXT, video_list_without_own_text
 from mediarec.services.embedding import embeddings_queue_stale
 from mediarec.services.model_versions import model_version_activate
 from mediarec.services.videos import (
@@ -19,6 +21,7 @@ from mediarec.services.videos import (
     video_create,
     video_replace_file,
     video_update,
+    videos_accept_suggested_tags,
     videos_queue_embedding,
     videos_set_published,
 )
@@ -63,12 +66,35 @@ class ModelVersionFilter(admin.SimpleListFilter):
         return queryset.filter(embedding_version=self.value())
 
 
+class OwnTextFilter(admin.SimpleListFilter):
+    title = "text of its own"
+    parameter_name = "own_text"
+
+    def lookups(self, request, model_admin):
+        return [("yes", "has text"), ("no", "none (generated words only)")]
+
+    def queryset(self, request, queryset):
+        if self.value() == "no":
+            return video_list_without_own_text(videos=queryset)
+        if self.value() == "yes":
+            return queryset.exclude(NO_OWN_TEXT)
+        return queryset
+
+
+# Styled inline: the admin does not load the site's stylesheet.
+GENERATED_BADGE = mark_safe(
+    '<span class="generated" title="generated from the pixels" style="font-size:.75em;border:1px solid;'
+    'border-radius:3px;padding:0 .3em;margin-right:.4em;opacity:.7">generated</span>'
+)
+
+
 @admin.register(Video)
 class VideoAdmin(admin.ModelAdmin):
     form = VideoForm
     list_display = [
         "thumbnail_img",
         "title",
+        "suggested",
         "status",
         "published",
         "embedding_version",
@@ -77,12 +103,21 @@ class VideoAdmin(admin.ModelAdmin):
         "created_at",
     ]
     list_display_links = ["thumbnail_img", "title"]
-    list_filter = ["status", "published", ModelVersionFilter]
+    list_filter = ["status", "published", OwnTextFilter, ModelVersionFilter]
     search_fields = ["title", "description", "tags"]
     list_per_page = 50
     show_full_result_count = False
     paginator = EstimatedCountPaginator
-    actions = ["publish", "unpublish", "reembed"]
+    actions = ["publish", "unpublish", "reembed", "accept_suggested_tags"]
+    PIPELINE_FIELDS = (
+        "status", "error_message", "attempts", "duration_s", "fps", "width", "height", "size_bytes", "codec",
+        "embedding_version", "embedded_at", "channel", "created_at", "updated_at",
+    )  # fmt: skip
+    fieldsets = [
+        (None, {"fields": ["title", "description", "tags", "transcript", "published", "file", "thumbnail_img"]}),
+        ("Generated from the pixels", {"fields": ["caption_generated", "suggested_tags_scored", "generated_version"]}),
+        ("Pipeline", {"fields": PIPELINE_FIELDS}),
+    ]
     readonly_fields = [
         "thumbnail_img",
         "status",
@@ -96,6 +131,9 @@ class VideoAdmin(admin.ModelAdmin):
         "codec",
         "embedding_version",
         "embedded_at",
+        "suggested_tags_scored",
+        "caption_generated",
+        "generated_version",
         "channel",
         "created_at",
         "updated_at",
@@ -126,6 +164,26 @@ class VideoAdmin(admin.ModelAdmin):
     @admin.display(description="interactions")
     def interaction_count(self, obj: Video) -> int:
         return obj.n_interactions or 0
+
+    @admin.display(description="suggested (generated)")
+    def suggested(self, obj: Video) -> str:
+        if not obj.generated_version:
+            return "—"
+        tags = ", ".join(obj.suggested_tag_list[:5])
+        return format_html("{} <em>{}</em><br><small>{}</small>", GENERATED_BADGE, obj.caption, tags)
+
+    @admin.display(description="suggested tags")
+    def suggested_tags_scored(self, obj: Video) -> str:
+        if not obj.generated_version:
+            return "— (not generated yet)"
+        items = ", ".join(f"{t['tag']} ({t['score']:.2f})" for t in obj.suggested_tags)
+        return format_html("{} {}", GENERATED_BADGE, items)
+
+    @admin.display(description="caption")
+    def caption_generated(self, obj: Video) -> str:
+        if not obj.generated_version:
+            return "— (not generated yet)"
+        return format_html("{} <em>{}</em>", GENERATED_BADGE, obj.caption)
 
     @admin.display(description="failure reason")
     def problem(self, obj: Video) -> str:
@@ -163,6 +221,11 @@ class VideoAdmin(admin.ModelAdmin):
     def unpublish(self, request, queryset):
         n = videos_set_published(video_ids=queryset.values_list("pk", flat=True), published=False)
         self.message_user(request, f"Unpublished {n} video(s).", messages.SUCCESS)
+
+    @admin.action(description="Accept the suggested tags (the best 5) into the videos' tags")
+    def accept_suggested_tags(self, request, queryset):
+        n = videos_accept_suggested_tags(video_ids=queryset.values_list("pk", flat=True))
+        self.message_user(request, f"Added suggested tags to {n} video(s).", messages.SUCCESS)
 
     @admin.action(description="Re-embed selected videos")
     def reembed(self, request, queryset):

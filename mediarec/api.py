@@ -126,6 +126,7 @@ def _invalid(request, exc):  # InvalidUpload, InvalidInteraction and any other d
 class VideoOut(BaseModel):
     id: int
     title: str
+    title_generated: bool = Field(description="True: ``title`` is the generated caption (no title was given)")
     tags: list[str]
     channel: str
     duration_s: float | None
@@ -137,7 +138,8 @@ class VideoOut(BaseModel):
         # A plain dict: ninja validates the response once; a model instance here would double that.
         return {
             "id": video.pk,
-            "title": video.title,
+            "title": video.shown_title,
+            "title_generated": video.title_generated,
             "tags": video.tag_list,
             "channel": video.channel,
             "duration_s": video.duration_s,
@@ -146,7 +148,16 @@ class VideoOut(BaseModel):
         }
 
 
+class SuggestedTagOut(BaseModel):
+    tag: str
+    score: float
+
+
 class VideoStatusOut(VideoOut):
+    suggested_tags: list[SuggestedTagOut] = Field(description="Generated from the pixels, best first")
+    caption: str = Field(description="Generated from the pixels")
+    generated_version: str = Field(description="The model version that generated them")
+    has_own_text: bool = Field(description="False: every word of it is generated")
     status: str
     error_message: str
     published: bool
@@ -380,6 +391,10 @@ def video_status(request, video_id: int):
 def _status(video: Video) -> VideoStatusOut:
     return VideoStatusOut(
         **VideoOut.of(video),
+        suggested_tags=video.suggested_tags,
+        caption=video.caption,
+        generated_version=video.generated_version,
+        has_own_text=video.has_own_text,
         status=video.status,
         error_message=video.error_message,
         published=video.published,

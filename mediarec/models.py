@@ -27,6 +27,8 @@ class VideoStatus(models.TextChoices):
 
 class Video(models.Model):
     title = models.CharField(max_length=300)
+    # Set when the uploader gave no title and the file's name stands in: not text of the video's own.
+    title_is_file_name = models.BooleanField(default=False)
     description = models.TextField(blank=True)
     # Comma-separated, lower-case; see ``Video.tag_list``.
     tags = models.CharField(max_length=1000, blank=True)
@@ -55,6 +57,12 @@ class Video(models.Model):
     embedding = VectorField(dimensions=EMBEDDING_DIM, null=True, blank=True)
     embedding_version = models.CharField(max_length=64, blank=True)
     embedded_at = models.DateTimeField(null=True, blank=True)
+
+    # Generated from the pixels by ``generated_version`` (the embedding batch writes them with the vector):
+    # [{"tag": str, "score": float}], best first, and a caption of a few words.
+    suggested_tags = models.JSONField(default=list, blank=True)
+    caption = models.CharField(max_length=300, blank=True)
+    generated_version = models.CharField(max_length=64, blank=True)
 
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(auto_now=True)
@@ -92,9 +100,32 @@ class Video(models.Model):
         return [t.strip() for t in self.tags.split(",") if t.strip()]
 
     @property
+    def own_title(self) -> str:
+        return "" if self.title_is_file_name else self.title
+
+    @property
+    def has_own_text(self) -> bool:
+        """Did anyone write about this video (a file name is not writing)?"""
+        return bool(self.own_title.strip() or self.description.strip() or self.tags.strip() or self.transcript.strip())
+
+    @property
     def text(self) -> str:
-        """All the text the engine reads, in a fixed order."""
-        return " . ".join(p for p in (self.title, self.description, " ".join(self.tag_list), self.transcript) if p)
+        """All the text of its own the engine reads, in a fixed order ("" when it has none)."""
+        parts = (self.own_title, self.description, " ".join(self.tag_list), self.transcript)
+        return " . ".join(p for p in parts if p)
+
+    @property
+    def shown_title(self) -> str:
+        """The title pages show: the generated caption in place of a file name (see ``title_generated``)."""
+        return self.caption if self.title_generated else self.title
+
+    @property
+    def title_generated(self) -> bool:
+        return self.title_is_file_name and bool(self.caption)
+
+    @property
+    def suggested_tag_list(self) -> list[str]:
+        return [t["tag"] for t in self.suggested_tags]
 
 
 class InteractionKind(models.TextChoices):

@@ -41,6 +41,14 @@ def video_list_visible(*, user) -> QuerySet[Video]:
     return Video.objects.filter(visible)
 
 
+NO_OWN_TEXT = (Q(title_is_file_name=True) | Q(title="")) & Q(description="", tags="", transcript="")
+
+
+def video_list_without_own_text(*, videos: QuerySet[Video] | None = None) -> QuerySet[Video]:
+    """Videos nobody wrote about (a file name for a title, nothing else): their words are all generated."""
+    return (Video.objects.all() if videos is None else videos).filter(NO_OWN_TEXT)
+
+
 def video_for_media(*, name: str, user) -> Video | None:
     """The video whose file or thumbnail is stored as ``name``, if ``user`` may see it."""
     if "\x00" in name:  # no stored name has one, and PostgreSQL text cannot take it

@@ -66,7 +66,9 @@ def _why(request: HttpRequest, video: Video) -> str | None:
     if because.isascii() and because.isdigit() and len(because) <= 18 and request.user.is_authenticated:
         # Only name a video the user really interacted with.
         seen = Interaction.objects.filter(user=request.user, video_id=int(because)).select_related("video").first()
-        because_title = seen.video.title if seen else None
+        if seen:
+            video = seen.video
+            because_title = f"{video.shown_title} (generated)" if video.title_generated else video.title
     return explanation(reason, because_title)
 
 

@@ -59,17 +59,19 @@ def other_checkpoint(tiny_checkpoint, tmp_path_factory) -> Path:
 
 @pytest.fixture
 def register_version(tiny_checkpoint):
-    """``register_version(checkpoint=None, activate=True)`` -> a ModelVersion with a
+    """``register_version(checkpoint=None, activate=True, texts=None)`` -> a ModelVersion with a
     name unique to this run; its files are removed afterwards."""
     from mediarec.conf import app_settings
     from mediarec.services.model_versions import model_version_register
 
     names = []
 
-    def register(checkpoint: Path | None = None, *, activate: bool = True):
+    def register(checkpoint: Path | None = None, *, activate: bool = True, texts: list[str] | None = None):
         name = f"test-{os.environ['MEDIAREC_TEST_RUN_ID']}-{uuid.uuid4().hex[:8]}"
         names.append(name)
-        return model_version_register(checkpoint=checkpoint or tiny_checkpoint, name=name, activate=activate)
+        return model_version_register(
+            checkpoint=checkpoint or tiny_checkpoint, name=name, activate=activate, texts=texts
+        )
 
     yield register
     for name in names:

@@ -2,7 +2,8 @@
 
     {"format": FORMAT, "engine": engine version, "version": "<preset>-<step>-<weights sha256[:12]>",
      "config": VideoBertConfig dict, "tokenizer": {"source", "json"}, "model": state dict,
-     "train": {"step", "config", "optimizer", "scheduler", "generator", "torch_rng", "metrics"}}
+     "train": {"step", "config", "optimizer", "scheduler", "generator", "torch_rng", "metrics"},
+     "generation": the tag vocabulary of generate.py (optional; ``generate.attach_vocabulary`` adds it)}
 
 Files are written to a temporary name and renamed, so a crash never leaves a half-written checkpoint; they load
 with ``weights_only=True``.
@@ -50,12 +51,18 @@ def save_checkpoint(
         "model": state,
         "train": train_state or {},
     }
+    write_checkpoint(path, payload)
+    return version
+
+
+def write_checkpoint(path: str | os.PathLike, payload: dict[str, Any]) -> Path:
+    """Write a checkpoint dict to a temporary name and rename it into place."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     torch.save(payload, tmp)
     os.replace(tmp, path)
-    return version
+    return path
 
 
 def read_checkpoint(path: str | os.PathLike) -> dict[str, Any]:

@@ -14,6 +14,7 @@ PyNvVideoCodec is installed (``hwdecode.clip_sampler``), file by file falling ba
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -53,6 +54,17 @@ def prepare_model(model: VideoBert, device: torch.device, config: InferenceConfi
     if config.compile_video:
         model.video.compile(mode=config.compile_mode, dynamic=False)
     return model
+
+
+@dataclass
+class VideoBatch:
+    """One decoded batch, the records that failed taken out."""
+
+    rows: np.ndarray  # (B,) record indices of the items kept
+    clips: torch.Tensor | None  # (R, N, T, H, W, 3) uint8 on the device, one row per True in has_video
+    has_video: torch.Tensor  # (B,) bool on the device
+    texts: list[str]  # (B,) each item's text ("" = none)
+    errors: dict[int, str]  # record index -> why it was left out
 
 
 class Embedder:
@@ -100,6 +112,31 @@ class Embedder:
         ids, mask = self.tokenizer.encode(texts, self.config.text.max_len)
         return ids.to(self.device), mask.to(self.device)
 
+    def video_batches(
+        self, records: list[dict], batch_size: int = 16, num_workers: int = 2, progress: bool = False
+    ) -> Iterator[VideoBatch]:
+        """Decoded batches of ``records`` in order, on this device; ``errors`` collects the records left out.
+
+        A record whose video cannot be read is left out with its reason, as is one with neither video nor text.
+        """
+        cuda = self.device.type == "cuda"
+        loader = clip_loader(
+            records, self.config.clips, batch_size, num_workers, pin_memory=cuda, sample=self.sampler()
+        )
+        for batch in tqdm(loader, desc="embed", unit="batch", disable=not progress):
+            texts = [records[int(i)].get("text") or "" for i in batch.index]
+            for i, text, has in zip(batch.index.tolist(), texts, batch.has_video.tolist(), strict=True):
+                if not has and not text.strip() and i not in batch.errors:
+                    batch.errors[i] = "no video and no text to embed"
+            keep = torch.tensor([int(i) not in batch.errors for i in batch.index], dtype=torch.bool)
+            yield VideoBatch(
+                rows=batch.index[keep].numpy(),
+                clips=batch.clips.to(self.device, non_blocking=True) if batch.clips.ndim > 1 else None,
+                has_video=batch.has_video[keep].to(self.device),
+                texts=[t for t, k in zip(texts, keep.tolist(), strict=True) if k],
+                errors=dict(batch.errors),
+            )
+
     @torch.inference_mode()
     def embed_videos(
         self, records: list[dict], batch_size: int = 16, num_workers: int = 2, progress: bool = False
@@ -111,28 +148,14 @@ class Embedder:
         """
         out = np.zeros((len(records), self.embedding_dim), dtype=np.float32)
         errors: dict[int, str] = {}
-        cuda = self.device.type == "cuda"
-        loader = clip_loader(
-            records, self.config.clips, batch_size, num_workers, pin_memory=cuda, sample=self.sampler()
-        )
-        for batch in tqdm(loader, desc="embed", unit="batch", disable=not progress):
+        for batch in self.video_batches(records, batch_size, num_workers, progress):
             errors.update(batch.errors)
-            keep = torch.tensor([int(i) not in batch.errors for i in batch.index], dtype=torch.bool)
-            texts = [records[int(i)].get("text") or "" for i in batch.index]
-            empty = [
-                int(i)
-                for i, t, has in zip(batch.index, texts, batch.has_video, strict=True)
-                if not has and not t.strip() and int(i) not in batch.errors
-            ]
-            errors.update({i: "no video and no text to embed" for i in empty})
-            keep &= torch.tensor([int(i) not in empty for i in batch.index], dtype=torch.bool)
-            if not keep.any():
+            if not len(batch.rows):
                 continue
-            ids, mask = self._text([t for t, k in zip(texts, keep, strict=True) if k])
-            clips = batch.clips.to(self.device, non_blocking=True) if batch.clips.ndim > 1 else None
+            ids, mask = self._text(batch.texts)
             with self._autocast():
-                vecs = self.model.embed(clips, batch.has_video[keep].to(self.device), ids, mask)
-            out[batch.index[keep].numpy()] = vecs.float().cpu().numpy()
+                vecs = self.model.embed(batch.clips, batch.has_video, ids, mask)
+            out[batch.rows] = vecs.float().cpu().numpy()
         return out, dict(sorted(errors.items()))
 
     @torch.inference_mode()

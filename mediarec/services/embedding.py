@@ -1,13 +1,15 @@
 """The embedding pipeline: claim videos, embed them in batches with the active
-VideoBERT model, write the vectors; and the sweeps that keep it moving.
+VideoBERT model, write the vectors with the tags and caption the model
+generates from the pixels; and the sweeps that keep it moving.
 
     message (video ids) ─► claim: queued → embedding   (FOR UPDATE SKIP LOCKED)
                              │  fill the batch with other queued videos
                              │  for up to MEDIAREC_EMBED_BATCH_WINDOW_S
                              ▼
-                           Embedder.embed_videos      (decoding in worker processes)
+                           Generator.embed_and_generate   (decoding in worker processes; a video
+                             │                            without text is embedded with its generated words)
                              ▼
-                           write: ready + vector + version | failed + reason
+                           write: ready + vector + suggested tags + caption + version | failed + reason
 
 A ``ready`` video whose vector is from another model version ("stale") is
 re-embedded without leaving ``ready``: it keeps serving its old vector (which
@@ -89,7 +91,7 @@ def embedding_run_batch(*, video_ids: list[int], reclaim: bool = False, window_s
     left in ``embedding`` are taken again. Raises ``TransientEmbeddingError``
     when the batch should be retried.
     """
-    from mediarec.services.model_versions import model_version_embedder
+    from mediarec.services.model_versions import model_version_embedder, model_version_generator
 
     result = BatchResult()
     claims: list[Claim] = []
@@ -117,12 +119,14 @@ def embedding_run_batch(*, video_ids: list[int], reclaim: bool = False, window_s
 
     started = time.monotonic()
     try:
-        embedder = model_version_embedder(version=version)
-        vectors, errors = embedder.embed_videos(
-            [{"path": c.path, "text": c.text} for c in claims],
-            batch_size=app_settings.EMBED_BATCH_SIZE,
-            num_workers=app_settings.EMBED_DECODE_WORKERS,
-        )
+        records = [{"path": c.path, "text": c.text} for c in claims]
+        sizes = {"batch_size": app_settings.EMBED_BATCH_SIZE, "num_workers": app_settings.EMBED_DECODE_WORKERS}
+        generator = model_version_generator(version=version)
+        if generator is None:  # a checkpoint without a tag vocabulary: vectors only
+            vectors, errors = model_version_embedder(version=version).embed_videos(records, **sizes)
+            generations = [None] * len(claims)
+        else:
+            vectors, generations, errors = generator.embed_and_generate(records, **sizes)
     except Exception as exc:  # GPU memory, a model file, a crashed decoder: not the videos' fault
         reason = f"{type(exc).__name__}: {exc}"
         _give_back(claims, reason)
@@ -131,7 +135,7 @@ def embedding_run_batch(*, video_ids: list[int], reclaim: bool = False, window_s
 
     started = time.monotonic()
     try:
-        _write(claims, vectors, errors, version.name, result)
+        _write(claims, vectors, generations, errors, version.name, result)
     except DATABASE_UNAVAILABLE as exc:
         reason = f"database unavailable while writing: {exc}"
         _give_back(claims, reason)
@@ -175,7 +179,7 @@ def _claim(
         rows = Video.objects.filter(claimable, pk__in=ids).order_by("pk")
     rows = rows.select_for_update(skip_locked=True).only(
         "pk", "status", "status_changed_at", "attempts", "error_message", "embedding_version", "file", "title",
-        "description", "tags", "transcript",
+        "title_is_file_name", "description", "tags", "transcript",
     )  # fmt: skip
     max_attempts = app_settings.EMBED_MAX_ATTEMPTS
     claims = []
@@ -223,7 +227,15 @@ def _fill_batch(claims: list[Claim], *, active: str, started: float, window_s: f
         time.sleep(min(POLL_S, left))
 
 
-def _write(claims: list[Claim], vectors, errors: dict[int, str], version: str, result: BatchResult) -> None:
+def _generated_fields(generation, version: str) -> dict:
+    """The suggested tags and caption of a video, or none (no video, or no vocabulary) under ``version``."""
+    if generation is None:
+        return {"suggested_tags": [], "caption": "", "generated_version": ""}
+    tags = [{"tag": tag, "score": score} for tag, score in generation.tags]
+    return {"suggested_tags": tags, "caption": generation.caption[:300], "generated_version": version}
+
+
+def _write(claims: list[Claim], vectors, generations, errors: dict[int, str], version: str, result) -> None:
     now = timezone.now()
     with transaction.atomic():
         for i, claim in enumerate(claims):
@@ -232,17 +244,11 @@ def _write(claims: list[Claim], vectors, errors: dict[int, str], version: str, r
                 still_ours = still_ours.filter(embedding_version=claim.version)
             if i in errors:
                 fields = {"status": VideoStatus.FAILED, "status_changed_at": now, "error_message": str(errors[i])}
-            elif claim.status == VideoStatus.READY:
-                fields = {"embedding": vectors[i], "embedding_version": version, "embedded_at": now}
             else:
-                fields = {
-                    "status": VideoStatus.READY,
-                    "status_changed_at": now,
-                    "error_message": "",
-                    "embedding": vectors[i],
-                    "embedding_version": version,
-                    "embedded_at": now,
-                }
+                fields = {"embedding": vectors[i], "embedding_version": version, "embedded_at": now}
+                fields |= _generated_fields(generations[i], version)
+                if claim.status != VideoStatus.READY:
+                    fields |= {"status": VideoStatus.READY, "status_changed_at": now, "error_message": ""}
             if not still_ours.update(updated_at=now, **fields):
                 result.skipped.append(claim.pk)
             elif i in errors:

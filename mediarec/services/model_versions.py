@@ -10,6 +10,7 @@ background while the old vectors keep serving (see ``mediarec.services.embedding
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import shutil
@@ -24,6 +25,8 @@ from mediarec.conf import app_settings
 from mediarec.errors import InvalidCheckpoint, MediarecError
 from mediarec.models import ModelKind, ModelVersion, Video
 
+log = logging.getLogger(__name__)
+
 REEMBED_TASK = "tasks.maintenance.reembed_stale"
 CHECKPOINT_FILE = "checkpoint.pt"
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
@@ -35,15 +38,24 @@ def model_version_checkpoint(version: ModelVersion) -> Path:
 
 
 def model_version_register(
-    *, checkpoint: Path, name: str = "", metrics: dict | None = None, activate: bool = False
+    *,
+    checkpoint: Path,
+    name: str = "",
+    metrics: dict | None = None,
+    activate: bool = False,
+    texts: list[str] | None = None,
 ) -> ModelVersion:
     """Copy ``checkpoint`` under the data dir and record it as a new version.
 
-    Raises ``InvalidCheckpoint`` for an unreadable file, a name in use, or an
-    embedding dimension other than the pgvector column's.
+    The copy carries the tag vocabulary the model suggests tags from: the
+    checkpoint's own, or else one learned from ``texts`` (the training texts;
+    by default the catalog's). Raises ``InvalidCheckpoint`` for an unreadable
+    file, a name in use, or an embedding dimension other than the pgvector column's.
     """
     from videobert_engine import EngineError
+    from videobert_engine.checkpoint import read_checkpoint
     from videobert_engine.embed import Embedder
+    from videobert_engine.generate import attach_vocabulary
 
     try:
         embedder = Embedder.from_checkpoint(checkpoint, device="cpu")
@@ -59,6 +71,8 @@ def model_version_register(
     folder.mkdir(parents=True, exist_ok=True)
     partial = folder / f".{CHECKPOINT_FILE}.partial"
     shutil.copyfile(checkpoint, partial)
+    if "generation" not in read_checkpoint(partial):
+        attach_vocabulary(partial, texts if texts is not None else catalog_texts())
     partial.replace(folder / CHECKPOINT_FILE)
     try:
         with transaction.atomic():
@@ -75,6 +89,15 @@ def model_version_register(
         shutil.rmtree(folder, ignore_errors=True)
         raise
     return version
+
+
+TEXT_ONLY = ("title", "title_is_file_name", "description", "tags", "transcript")
+
+
+def catalog_texts() -> list[str]:
+    """The text of every video that has text of its own (what ``model_version_train`` trains on)."""
+    videos = Video.objects.only(*TEXT_ONLY).order_by("pk")
+    return [t for t in (v.text for v in videos.iterator()) if t]
 
 
 def _free_name(name: str) -> str:
@@ -115,7 +138,7 @@ def model_version_train(
 
     if name:
         _free_name(name)  # before, not after, a long training
-    videos = Video.objects.exclude(file="").only("file", "title", "description", "tags", "transcript").order_by("pk")
+    videos = Video.objects.exclude(file="").only("file", *TEXT_ONLY).order_by("pk")
     records = [{"path": v.file.path, "text": v.text} for v in videos.iterator() if v.text]
     if len(records) < 2:
         raise MediarecError(f"training needs at least 2 videos with a file and text; the catalog has {len(records)}")
@@ -131,7 +154,10 @@ def model_version_train(
         )
         checkpoint = train(records, config)
         metrics = {"preset": preset, "steps": steps, "seed": seed, "videos": len(records)}
-        return model_version_register(checkpoint=Path(checkpoint), name=name, metrics=metrics, activate=activate)
+        texts = [r["text"] for r in records]
+        return model_version_register(
+            checkpoint=Path(checkpoint), name=name, metrics=metrics, activate=activate, texts=texts
+        )
 
 
 _lock = threading.Lock()
@@ -151,10 +177,30 @@ def model_version_embedder(*, version: ModelVersion):
     key = (os.getpid(), version.name)
     with _lock:
         if key not in _loaded:
-            _loaded.clear()
+            for old in [k for k in _loaded if k[:2] != key]:
+                del _loaded[old]
             _loaded[key] = Embedder.from_checkpoint(
                 model_version_checkpoint(version),
                 device=app_settings.EMBED_DEVICE or None,
                 expect_version=version.metrics.get("engine_version"),  # the file was not swapped under the name
             )
+        return _loaded[key]
+
+
+def model_version_generator(*, version: ModelVersion):
+    """The ``Generator`` of ``version`` (sharing its embedder's weights), loaded once
+    per process; None for a checkpoint without a tag vocabulary (registered before
+    generation existed): its videos get vectors and no suggestions."""
+    from videobert_engine import CheckpointError
+    from videobert_engine.generate import Generator
+
+    embedder = model_version_embedder(version=version)
+    key = (os.getpid(), version.name, "generator")
+    with _lock:
+        if key not in _loaded:
+            try:
+                _loaded[key] = Generator.for_embedder(embedder, model_version_checkpoint(version))
+            except CheckpointError as exc:
+                log.warning("model %s generates no tags: %s", version.name, exc)
+                _loaded[key] = None
         return _loaded[key]

@@ -79,6 +79,7 @@ def video_create(
     video = Video(
         # Without a title, the client's file name, cut to fit the column and rid of NULs.
         title=title.strip() or Path(upload.name or "untitled").stem.replace("\x00", "")[:TITLE_MAX] or "untitled",
+        title_is_file_name=not title.strip(),
         description=description,
         tags=normalize_tags(tags),
         transcript=transcript,
@@ -146,12 +147,30 @@ def video_update(*, video: Video, **fields) -> Video:
     if "tags" in fields:
         fields["tags"] = normalize_tags(fields["tags"])
     text_changed = any(name in TEXT_FIELDS and getattr(video, name) != value for name, value in fields.items())
+    if "title" in fields and fields["title"] != video.title:
+        fields["title_is_file_name"] = False  # someone wrote it
     for name, value in fields.items():
         setattr(video, name, value)
     video.save()
     if text_changed:
         videos_queue_embedding(video_ids=[video.pk])
     return video
+
+
+ACCEPTED_TAGS = 5  # suggested tags an admin's "accept" adds, best first
+
+
+@transaction.atomic
+def videos_accept_suggested_tags(*, video_ids: Iterable[int], top: int = ACCEPTED_TAGS) -> int:
+    """Add each video's best ``top`` suggested tags to its own tags (a changed text re-queues it).
+    Returns how many videos gained a tag."""
+    changed = 0
+    for video in Video.objects.filter(pk__in=list(video_ids)).select_for_update().order_by("pk"):
+        tags = normalize_tags([*video.tag_list, *video.suggested_tag_list[:top]])
+        if tags != video.tags:
+            video_update(video=video, tags=tags)
+            changed += 1
+    return changed
 
 
 @transaction.atomic

@@ -438,7 +438,10 @@ def _keyword_search(query: str, limit: int):
     from django.contrib.postgres.search import SearchQuery, SearchRank, SearchVector
 
     document = (
-        SearchVector("title", weight="A") + SearchVector("tags", weight="B") + SearchVector("description", weight="C")
+        SearchVector("title", weight="A")
+        + SearchVector("tags", weight="B")
+        + SearchVector("description", weight="C")
+        + SearchVector("caption", weight="D")  # generated from the pixels: found, ranked below written words
     )
     terms = SearchQuery(query, search_type="websearch")
     found = (
@@ -454,5 +457,5 @@ def _keyword_search(query: str, limit: int):
     words = [w for w in query.split() if w]
     match = Q()
     for word in words:
-        match &= Q(title__icontains=word) | Q(tags__icontains=word)
+        match &= Q(title__icontains=word) | Q(tags__icontains=word) | Q(caption__icontains=word)
     return Video.objects.filter(published=True).filter(match).only(*queries.CARD_FIELDS)[:limit]

@@ -147,7 +147,8 @@ def nearest_videos(
     return _by_similarity(ids, np.array([r[1] for r in rows], dtype=np.float32))
 
 
-_CARD = {"id", "title", "tags", "channel", "duration_s", "thumbnail", "file", "status", "created_at"}
+_CARD = {"id", "title", "title_is_file_name", "caption", "tags", "channel", "duration_s", "thumbnail", "file", "status",
+         "created_at"}  # fmt: skip
 # In model field order, which is the order ``Model.from_db`` expects the values in.
 CARD_FIELDS = tuple(f.attname for f in Video._meta.concrete_fields if f.attname in _CARD)
 _CARD_COLUMNS = ", ".join(CARD_FIELDS)
@@ -279,7 +280,9 @@ def user_history(user_id: int, *, version: str | None, config: RecommenderConfig
             ") "
             "SELECT video_id, kind, age_days, NULL::text, NULL::bytea FROM latest "
             "UNION ALL "
-            "SELECT v.id, NULL, NULL, v.title, "
+            # the title an explanation quotes: the generated caption, marked, in place of a file name
+            "SELECT v.id, NULL, NULL, CASE WHEN v.title_is_file_name AND v.caption <> '' "
+            "       THEN v.caption || ' (generated)' ELSE v.title END, "
             "       CASE WHEN w.strength_rank <= %s AND v.embedding_version = %s THEN vector_send(v.embedding) END "
             "FROM videos w JOIN mediarec_video v ON v.id = w.video_id",
             [user_id, limit, config.half_life_days, *weights, config.taste_history + _SPARE_VECTORS, version or ""],

@@ -234,3 +234,58 @@ def test_search_is_semantic_with_an_active_model_and_finds_colour_and_shape(
     top = [videos[pk][:2] for pk in found[:3]]
     assert all(c == colour for c, _ in top), (colour, shape, top)  # the top 3 are all of that colour
     assert (colour, shape) in top, (colour, shape, top)  # and one of them of that shape too
+
+
+def test_generated_words_in_the_admin_and_on_the_pages(
+    transactional_db, settings, tmp_path, live_server, page, world, trained
+):
+    """An untitled upload embedded by the embedding service with a model that generates: the admin's video
+    page shows its suggested tags with scores and its caption, the list shows them, and the public page
+    shows the caption in place of the file name, marked as generated. Screenshots go to
+    ``$MEDIAREC_SCREENSHOTS`` when it is set."""
+    import os
+
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from mediarec.services.embedding import embedding_run_batch
+    from mediarec.services.model_versions import model_version_register
+    from mediarec.services.videos import video_create
+
+    settings.MEDIAREC_DATA_DIR = tmp_path
+    model_version_register(
+        checkpoint=trained, name="generate-e2e", activate=True, texts=[r["text"] for r in world.train]
+    )
+    with open(world.held_out[0]["path"], "rb") as fh:
+        video = video_create(upload=SimpleUploadedFile("clip_0007.mp4", fh.read()), title="")
+    embedding_run_batch(video_ids=[video.pk], window_s=0)
+    video.refresh_from_db()
+    assert video.generated_version == "generate-e2e" and video.caption and video.title == "clip_0007"
+    UserFactory(username="boss", is_staff=True, is_superuser=True)
+    shots = Path(os.environ.get("MEDIAREC_SCREENSHOTS") or tmp_path)
+    shots.mkdir(parents=True, exist_ok=True)
+    caches_clear()
+
+    page.set_viewport_size({"width": 1280, "height": 900})
+    page.goto(f"{live_server.url}/admin/login/")
+    page.fill("input[name=username]", "boss")
+    page.fill("input[name=password]", "pw")
+    page.click("input[type=submit]")
+    page.goto(f"{live_server.url}/admin/mediarec/video/{video.pk}/change/")
+    best = video.suggested_tags[0]
+    tags_row = page.locator(".field-suggested_tags_scored")
+    expect(tags_row).to_contain_text(f"{best['tag']} ({best['score']:.2f})")
+    expect(tags_row.locator(".generated")).to_have_text("generated")
+    expect(page.locator(".field-caption_generated")).to_contain_text(video.caption)
+    page.locator(".field-suggested_tags_scored").scroll_into_view_if_needed()
+    page.screenshot(path=str(shots / "admin-video-suggested.png"), full_page=True)
+
+    page.goto(f"{live_server.url}/admin/mediarec/video/?own_text=no")
+    expect(page.locator("td.field-suggested")).to_contain_text(video.caption)
+    page.screenshot(path=str(shots / "admin-video-list.png"))
+
+    page.goto(f"{live_server.url}/videos/{video.pk}/")
+    expect(page.locator("h1")).to_contain_text(video.caption)
+    expect(page.locator("h1 .generated")).to_have_text("generated")
+    expect(page.locator(".tags.suggested")).to_contain_text(f"#{best['tag']}")
+    assert "clip_0007" not in page.locator("h1").inner_text()
+    page.screenshot(path=str(shots / "video-page-generated.png"))

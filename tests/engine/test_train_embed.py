@@ -1,4 +1,4 @@
-"""Training, checkpoints and the Embedder: quality on held-out pairs, round trips, determinism, resume, errors."""
+"""Training, checkpoints and the Embedder: the training log, round trips, determinism, resume, errors."""
 
 from __future__ import annotations
 
@@ -18,23 +18,8 @@ from videobert_engine.train import TrainConfig, train
 pytestmark = pytest.mark.slow  # trains, or starts processes or a browser
 
 
-def recall_at_1(queries: np.ndarray, items: np.ndarray) -> float:
-    return float((np.argmax(queries @ items.T, axis=1) == np.arange(len(queries))).mean())
-
-
-def test_text_to_video_recall_is_many_times_chance(world: World, trained: Path):
-    emb = Embedder.from_checkpoint(trained, device="cpu")
-    held = world.held_out
-    videos, errors = emb.embed_videos([{"path": r["path"], "text": ""} for r in held], num_workers=2)  # video only
-    queries = emb.embed_texts([r["text"] for r in held])
-    assert errors == {}
-    chance = 1 / len(held)
-    r1 = recall_at_1(queries, videos)
-    fused, _ = emb.embed_videos(World.records(held), num_workers=2)
-    print(
-        f"\ntiny, {QUALITY_STEPS} steps, {len(held)} held-out pairs: text->video R@1 {r1:.3f} (video only), {recall_at_1(queries, fused):.3f} (fused); chance {chance:.3f}"
-    )
-    assert r1 >= 5 * chance
+def test_training_lowers_both_objectives(trained: Path):
+    """What the model learns is measured on the world renderer (test_quality.py); here, that it learns."""
     log = [json.loads(line) for line in trained.with_suffix(".jsonl").read_text().splitlines()]
     assert len(log) == QUALITY_STEPS
     assert log[-1]["nce_vt"] < log[0]["nce_vt"] and log[-1]["words"] < log[0]["words"]

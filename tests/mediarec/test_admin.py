@@ -98,3 +98,48 @@ def test_interaction_admin_is_read_mostly(staff_client, interaction_factory):
     change = staff_client.get(reverse("admin:mediarec_interaction_change", args=[interaction.pk]))
     assert change.status_code == 200
     assert 'name="_save"' not in change.content.decode()
+
+
+SUGGESTED = [{"tag": "crimson", "score": 0.31}, {"tag": "ball", "score": 0.2}, {"tag": "bouncing", "score": 0.1},
+             {"tag": "demo", "score": 0.05}, {"tag": "fast", "score": 0.04}, {"tag": "sixth", "score": 0.01}]  # fmt: skip
+
+
+def test_suggested_tags_and_caption_are_shown_marked_generated(staff_client, video_factory):
+    video = video_factory(
+        title="Ball", suggested_tags=SUGGESTED, caption="crimson ball bouncing", generated_version="v1"
+    )
+    video_factory(title="Not yet")
+    page = staff_client.get(reverse("admin:mediarec_video_changelist")).content.decode()
+    assert "<em>crimson ball bouncing</em>" in page and "crimson, ball, bouncing, demo, fast" in page
+    assert page.count('class="generated"') == 1  # the one generated row; the other has none yet
+    change = staff_client.get(reverse("admin:mediarec_video_change", args=[video.pk])).content.decode()
+    assert "crimson (0.31), ball (0.20)" in change and "sixth (0.01)" in change
+    assert "<em>crimson ball bouncing</em>" in change and 'class="generated"' in change
+
+
+def test_filter_lists_videos_without_text_of_their_own(staff_client, video_factory):
+    video_factory(title="clip_0042", title_is_file_name=True, description="", tags="")
+    video_factory(title="clip_0043", title_is_file_name=True, description="", tags="cats")
+    video_factory(title="Written", description="", tags="")
+    url = reverse("admin:mediarec_video_changelist")
+    listed = lambda **q: {v.title for v in staff_client.get(url, q).context["cl"].result_list}  # noqa: E731
+    assert listed(own_text="no") == {"clip_0042"}
+    assert listed(own_text="yes") == {"clip_0043", "Written"}
+
+
+def test_accept_action_adds_the_best_five_suggested_tags(
+    staff_client, video_factory, django_capture_on_commit_callbacks
+):
+    video = video_factory(title="Ball", tags="demo", suggested_tags=SUGGESTED, generated_version="v1")
+    untouched = video_factory(title="Nothing suggested", tags="cats")
+    url = reverse("admin:mediarec_video_changelist")
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        response = staff_client.post(
+            url, {"action": "accept_suggested_tags", "_selected_action": [video.pk, untouched.pk]}, follow=True
+        )
+    assert "Added suggested tags to 1 video(s)." in response.content.decode()
+    video.refresh_from_db()
+    untouched.refresh_from_db()
+    assert video.tags == "demo,crimson,ball,bouncing,fast"  # its own first, no duplicate, not the sixth
+    assert untouched.tags == "cats" and untouched.status == VideoStatus.UPLOADED
+    assert video.status == VideoStatus.QUEUED and len(callbacks) == 1  # the new text is embedded again

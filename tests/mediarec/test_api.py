@@ -204,6 +204,8 @@ def test_upload_and_status(client, mp4_file, tmp_path):
     assert body["status"] == "queued" and body["tags"] == ["red", "square"]
     status = client.get(f"/api/videos/{body['id']}", headers=headers).json()
     assert status["id"] == body["id"] and status["file_url"]
+    assert status["suggested_tags"] == [] and status["caption"] == "" and status["has_own_text"]
+    assert status["title"] == "Red square" and not status["title_generated"]
     junk = tmp_path / "notes.mp4"
     junk.write_bytes(b"this is a text file, not a video\n" * 20)
     with open(junk, "rb") as fh:
@@ -213,6 +215,19 @@ def test_upload_and_status(client, mp4_file, tmp_path):
     assert Video.objects.count() == 1
     hidden = Video.objects.create(title="draft", published=False, uploader=UserFactory())
     assert client.get(f"/api/videos/{hidden.pk}", headers=headers).status_code == 404
+
+
+def test_status_has_the_generated_words(client, mp4_file):
+    headers = token_for(client, UserFactory())
+    with open(mp4_file, "rb") as fh:
+        body = client.post("/api/videos", {"file": fh}, headers=headers).json()  # no title, no text
+    assert body["title"] == "clip" and not body["has_own_text"] and not body["title_generated"]
+    tags = [{"tag": "crimson", "score": 0.25}, {"tag": "ball", "score": 0.125}]
+    Video.objects.filter(pk=body["id"]).update(suggested_tags=tags, caption="crimson ball", generated_version="v1")
+    status = client.get(f"/api/videos/{body['id']}", headers=headers).json()
+    assert status["suggested_tags"] == tags and status["caption"] == "crimson ball"
+    assert status["generated_version"] == "v1" and not status["has_own_text"]
+    assert status["title"] == "crimson ball" and status["title_generated"]  # the caption stands in for "clip"
 
 
 def test_throttling_answers_429(client, catalog, monkeypatch):

@@ -122,3 +122,50 @@ def test_activating_a_version_re_embeds_the_catalog_while_it_keeps_serving(
         assert video.attempts == 1
         assert not np.allclose(np.array(video.embedding), before[video.pk], atol=1e-3)
     assert first.name != second.name
+
+
+def test_an_untitled_upload_gets_tags_and_a_caption_and_is_found_by_them(
+    gpu_worker, register_version, world, trained, client
+):
+    """No title, no text: the worker suggests tags and a caption from the pixels, embeds the video with
+    them, and a search for a word of its caption finds it first among videos described otherwise. A model
+    switch generates them again under the new version."""
+    from mediarec.services.model_versions import model_version_activate
+    from mediarec.serving.feeds import videos_search
+
+    train_texts = [r["text"] for r in world.train]
+    version = register_version(trained, texts=train_texts)
+    clip = world.held_out[0]
+    untitled = video_create(upload=as_upload(Path(clip["path"])), title="")
+    assert untitled.title_is_file_name and not untitled.has_own_text
+    wait_until(lambda: statuses([untitled.pk])[untitled.pk] == VideoStatus.READY, timeout=120, what="ready",
+               worker=gpu_worker)  # fmt: skip
+    untitled.refresh_from_db()
+    assert untitled.generated_version == version.name and untitled.caption
+    scores = [t["score"] for t in untitled.suggested_tags]
+    assert len(scores) == 10 and scores == sorted(scores, reverse=True) and all(0 < s <= 1 for s in scores)
+    caption = untitled.caption.split()
+    assert set(caption) <= set(untitled.suggested_tag_list)
+
+    # videos whose own text shares no word with the caption
+    others = [r for r in world.held_out[1:] if not set(r["attrs"]) & set(caption)][:3]
+    assert len(others) == 3
+    written = [video_create(upload=as_upload(Path(r["path"])), title=r["text"]) for r in others]
+    ids = [v.pk for v in written]
+    wait_until(lambda: set(statuses(ids).values()) == {VideoStatus.READY}, timeout=120, what="ready",
+               worker=gpu_worker)  # fmt: skip
+    assert all(not v.caption or v.title != v.caption for v in Video.objects.filter(pk__in=ids))
+    for word in caption:
+        found = videos_search(query=word, limit=4)
+        assert found.mode == "semantic" and found.videos[0].pk == untitled.pk, (word, caption, others)
+    item = client.get("/api/search", {"q": caption[0]}).json()["items"][0]
+    assert item["id"] == untitled.pk and item["title"] == untitled.caption and item["title_generated"]
+
+    second = register_version(trained, activate=False, texts=train_texts)  # the same weights, another name
+    model_version_activate(version=second)
+    wait_until(
+        lambda: Video.objects.filter(pk=untitled.pk, generated_version=second.name).exists(),
+        timeout=120,
+        what="generated again under the new version",
+        worker=gpu_worker,
+    )

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import json
 import sys
+import tempfile
 from dataclasses import replace
+from pathlib import Path
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
@@ -100,7 +102,8 @@ class Command(BaseCommand):
             action="store_true",
             help="instead: embedding quality on a rendered world (--seed, --world-videos, default 300): train as the "
             "demo does with 20%% held out (or take --checkpoint), embed the held-out videos from pixels only, "
-            "report attribute-neighbour agreement and text->video recall",
+            "report attribute-neighbour agreement and text->video recall, and the suggested tags' and captions' "
+            "precision and recall against the ground-truth attribute words",
         )
         parser.add_argument("--tune-rounds", type=int, default=2, help="coordinate-descent sweeps (default 2)")
 
@@ -139,19 +142,25 @@ class Command(BaseCommand):
         """What the engine's vectors carry, on a rendered world with 20% of its videos held out of training."""
         from lab.evaluation.embedding_quality import ORACLE_VIEW, add_oracle, run
         from lab.evaluation.engine_vectors import DEMO_TRAINING
+        from lab.evaluation.generation_quality import run as generation_run
         from lab.evaluation.report import plot_embedding_quality
 
         n_videos = opts["world_videos"] or 300
-        report = run(opts["seed"], dict(DEMO_TRAINING), n_videos=n_videos, checkpoint=opts["checkpoint"])
+        with tempfile.TemporaryDirectory(prefix="evaluate-embeddings-") as tmp:
+            kept = None if opts["checkpoint"] else Path(tmp) / "model.pt"  # trained once, for both reports
+            report = run(opts["seed"], dict(DEMO_TRAINING), n_videos=n_videos, checkpoint=opts["checkpoint"], keep=kept)
+            generation = generation_run(opts["seed"], checkpoint=Path(opts["checkpoint"] or kept), n_videos=n_videos)
         add_oracle(report, n_videos=n_videos)
         plot = plot_embedding_quality(report, opts["plot"] or settings.MEDIAREC_DATA_DIR / "embedding-quality.png")
         if opts["json"]:
-            self.stdout.write(json.dumps({**report.__dict__, "plot": str(plot)}, indent=2, default=str))
+            out = {**report.__dict__, "generation": generation.__dict__, "plot": str(plot)}
+            self.stdout.write(json.dumps(out, indent=2, default=lambda o: getattr(o, "__dict__", str(o))))
             return
         self.stdout.write(report.table())
         self.stdout.write(
             f"{ORACLE_VIEW}: from the ground-truth attributes, an upper bound, not the product. Plot: {plot}"
         )
+        self.stdout.write(generation.table())
 
     def tune(self, opts, config: RecommenderConfig, ks: list[int]) -> None:
         from lab.evaluation.tuning import tune_hybrid

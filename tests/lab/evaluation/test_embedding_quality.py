@@ -43,7 +43,7 @@ def test_plain_descriptions_name_what_is_seen():
 
 
 @pytest.mark.slow
-def test_evaluate_embeddings_reports_every_view_beside_the_oracle(tmp_path, tiny_checkpoint):
+def test_evaluate_embeddings_reports_every_view_beside_the_oracle_and_the_generated_words(tmp_path, tiny_checkpoint):
     out = StringIO()
     plot = tmp_path / "quality.png"
     call_command(
@@ -59,3 +59,7 @@ def test_evaluate_embeddings_reports_every_view_beside_the_oracle(tmp_path, tiny
         assert set(row) == {"color", "shape", "motion", "background"} and all(np.isfinite(list(row.values())))
     assert {"title -> video (pixels)", "plain description -> video (pixels)"} <= set(report["recall"])
     assert plot.stat().st_size > 10_000
+    rows = report["generation"]["rows"]
+    assert set(rows) == {"VideoBERT words head (pixels only)", "most frequent training tags (same for all)"}
+    for row in rows.values():
+        assert 0 <= row["precision"] <= 1 and 0 <= row["recall"] <= 1 and 0 <= row["caption_recall"] <= 1

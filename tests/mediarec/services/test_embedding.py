@@ -183,3 +183,41 @@ def test_beat_schedule_names_registered_tasks_on_the_right_queues():
     assert router.route({}, "tasks.embedding.embed_videos")["queue"].name == "gpu"
     assert router.route({}, "tasks.training.train_videobert")["queue"].name == "gpu"
     assert router.route({}, "tasks.maintenance.refit_cf")["queue"].name == "default"
+
+
+CATALOG = ["Red ball bouncing", "Blue box sliding", "Red box bouncing", "Green ball sliding", "Blue cone", "Green cone"]
+
+
+@pytest.mark.django_db
+def test_a_version_learns_its_tag_vocabulary_from_the_catalog_and_the_batch_stores_the_generated_words(
+    tmp_path, register_version, video_factory, tiny_checkpoint
+):
+    from mediarec.services.model_versions import model_version_checkpoint
+    from videobert_engine.checkpoint import read_checkpoint
+
+    for title in CATALOG:
+        video_factory(title=title, description="", tags="")
+    version = register_version()  # the checkpoint has no vocabulary: the catalog's texts give one
+    vocabulary = read_checkpoint(model_version_checkpoint(version))["generation"]["words"]
+    assert vocabulary == ["ball", "blue", "bouncing", "box", "cone", "green", "red", "sliding"]
+    assert "generation" not in read_checkpoint(tiny_checkpoint)  # the file given is left as it was
+
+    path = write_video(tmp_path / "IMG_0042.mp4")
+    untitled = video_create(upload=SimpleUploadedFile(path.name, path.read_bytes()), title="")
+    assert untitled.title == "IMG_0042" and untitled.text == ""
+    assert embedding_run_batch(video_ids=[untitled.pk], window_s=0).ready == [untitled.pk]
+    untitled.refresh_from_db()
+    assert untitled.generated_version == version.name
+    assert untitled.suggested_tag_list and set(untitled.suggested_tag_list) <= set(vocabulary)
+    assert untitled.caption and set(untitled.caption.split()) <= set(untitled.suggested_tag_list)
+    assert untitled.title_generated and untitled.shown_title == untitled.caption
+
+
+@pytest.mark.django_db
+def test_a_version_without_a_vocabulary_embeds_and_suggests_nothing(tmp_path, register_version):
+    version = register_version(texts=[])
+    video = upload(tmp_path)
+    assert embedding_run_batch(video_ids=[video.pk], window_s=0).ready == [video.pk]
+    video.refresh_from_db()
+    assert video.embedding_version == version.name and video.status == VideoStatus.READY
+    assert (video.suggested_tags, video.caption, video.generated_version) == ([], "", "")

@@ -213,3 +213,17 @@ def test_rows_with_absurd_dates_do_not_break_feeds_or_trending(year):
     client.force_login(user)
     assert client.get("/").status_code == 200
     assert client.get(f"/api/users/{user.pk}/recommendations").status_code == 200
+
+
+def test_an_explanation_quotes_the_generated_caption_of_an_untitled_video(video_factory):
+    viewer = UserFactory()
+    untitled = video_factory(title="IMG_0042", title_is_file_name=True, description="", tags="", caption="red ball")
+    titled = video_factory(title="Jazz night", caption="blue square")
+    for video in (untitled, titled):
+        Interaction.objects.create(user=viewer, video=video, kind="like")
+    history = queries.user_history(viewer.pk, version=None, config=RecommenderConfig())
+    assert history.titles == {untitled.pk: "red ball (generated)", titled.pk: "Jazz night"}
+    page = Client()
+    page.force_login(viewer)
+    html = page.get(f"/videos/{titled.pk}/", {"reason": "content", "because": untitled.pk}).content.decode()
+    assert "red ball (generated)" in html and "IMG_0042" not in html
