@@ -24,7 +24,7 @@ from lab.evaluation.embedding_quality import DEFAULT_CACHE, rendered_videos, sto
 from lab.synthetic import World
 
 # The demo's training: lab/management/commands/demo.py runs ``train_videobert`` with these.
-DEMO_TRAINING = {"preset": "tiny", "steps": 150, "seed": 0}
+DEMO_TRAINING = {"preset": "tiny", "steps": 300, "seed": 0}
 
 
 def world_engine_vectors(
