@@ -67,6 +67,14 @@ class RecommenderConfig:
     ranker_validation_fraction: float = 0.2  # each user's latest positive pairs held out as labels
     ranker_min_cold_fraction: float = 0.02  # items made cold in validation: the catalog's share, at least this
     ranker_label_grades: int = 3  # held-out pairs graded 1..this by their confidence (1 = binary labels)
+    # Label gains × (most users ÷ the item's users)^power, capped: inverse propensity (0 = as observed).
+    ranker_propensity_power: float = 0.0
+    ranker_propensity_cap: float = 100.0
+    ranker_popularity_features: bool = True  # False: the ranker never reads ranker.POPULARITY_FEATURES
+    # Per segment of users by history size (edges), the booster or one source, whichever ordered
+    # the segment's validation users better (ranker.Ranker, "gate"). False: the booster everywhere.
+    ranker_gate: bool = False
+    ranker_gate_edges: tuple[float, ...] = (5.0, 20.0)
     ranker_trees: int = 400  # at most; early stopping on validation users picks fewer
     ranker_learning_rate: float = 0.05
     ranker_leaves: int = 31

@@ -78,6 +78,9 @@ def feature_names() -> list[str]:
     ]
 
 
+# What only says how popular an item is (``ranker_popularity_features`` = False leaves them out).
+POPULARITY_FEATURES = ("trending_rank", "trending_z", "item_user_share", "item_popularity_share", "item_history")
+
 # Which source each feature speaks for, to name the reason for an item.
 FEATURE_SOURCE = {
     **{f"{s}_{part}": s for s in SOURCES for part in PARTS},
@@ -122,21 +125,50 @@ def features(c: Candidates) -> np.ndarray:
     return np.column_stack([np.asarray(col, dtype=np.float32) for col in columns])
 
 
+# What a user segment may be ordered by instead of the booster (``Ranker.gate``): single
+# sources' z-scores and the fixed blend's, each a feature the booster also reads.
+GATE_SCORERS = ("ranker", "blend_z", "content_z", "cowatch_z", "als_z")
+GATE_MIN_QUERIES = 20  # fewer validation users in a segment: the booster orders it
+
+
+def ndcg_at_10(scores: np.ndarray, gains: np.ndarray) -> float:
+    """nDCG@10 of one query's ``scores`` (C,) against its ``gains`` (C,), ties broken by row."""
+    discounts = 1.0 / np.log2(np.arange(2, 12))
+    top = np.lexsort((np.arange(len(scores)), -scores))[:10]
+    ideal = np.sort(gains)[::-1][:10]
+    return float((gains[top] * discounts[: len(top)]).sum() / max((ideal * discounts[: len(ideal)]).sum(), 1e-12))
+
+
+def _scorer_values(x: np.ndarray, scorer: str) -> np.ndarray:
+    """(N,) the feature ``scorer`` names, NaN below every known value (the source had no score)."""
+    v = x[:, feature_names().index(scorer)].astype(np.float32)
+    finite = np.isfinite(v)
+    return np.where(finite, v, (v[finite].min() if finite.any() else 0.0) - 1.0)
+
+
 class Ranker:
-    """LightGBM lambdarank over ``features``; one query group per user."""
+    """LightGBM lambdarank over ``features``; one query group per user.
+
+    A gate may hand a segment of users (by history size, ``ranker_gate_edges``) to one of
+    ``GATE_SCORERS`` where that orders the validation users of the segment better than the
+    booster does (``ranker_gate``): the ranker then never does worse there than its parts did
+    on validation data."""
 
     def __init__(self, config: RecommenderConfig | None = None):
         self.config = config or RecommenderConfig()
         self.booster: lgb.Booster | None = None
         self.validation_ndcg: float | None = None  # nDCG@10 on the held-out validation users
+        self.gate_edges = np.asarray(self.config.ranker_gate_edges, dtype=np.float32)  # history sizes
+        self.gate_choice = ["ranker"] * (len(self.gate_edges) + 1)  # scorer per segment
+        self.gate_validation: dict = {}  # segment → scorer → validation nDCG@10, as chosen on
 
-    def _params(self) -> dict:
+    def _params(self, label_gain: np.ndarray) -> dict:
         c = self.config
         return {
             "objective": "lambdarank",
             "metric": "ndcg",
             "eval_at": [10],
-            "label_gain": [float(g) for g in range(c.ranker_label_grades + 1)],  # linear in the grade
+            "label_gain": [float(g) for g in label_gain],
             "learning_rate": c.ranker_learning_rate,
             "num_leaves": c.ranker_leaves,
             "min_data_in_leaf": c.ranker_min_child,
@@ -150,11 +182,20 @@ class Ranker:
         }
 
     def fit(self, x: np.ndarray, y: np.ndarray, groups: np.ndarray) -> Ranker:
-        """``x`` (N, F), ``y`` (N,) labels, ``groups`` (Q,) rows per query, in row order.
+        """``x`` (N, F), ``y`` (N,) gains ≥ 0 (0 = not relevant), ``groups`` (Q,) rows per query,
+        in row order. Each distinct gain becomes a LightGBM label whose ``label_gain`` is that
+        gain, so lambdarank optimizes nDCG with exactly these gains (a grade, or a grade
+        weighted by inverse propensity, ``ranked.label_gains``).
 
         Queries without a positive label teach lambdarank nothing and are dropped;
         a seeded fifth of the rest picks the number of trees (early stopping).
         """
+        if not self.config.ranker_popularity_features:  # never split on them, so never read them
+            x = x.copy()
+            x[:, [feature_names().index(name) for name in POPULARITY_FEATURES]] = np.nan
+        y = np.asarray(y, dtype=np.float64)
+        label_gain, y = np.unique(np.concatenate([[0.0], y]), return_inverse=True)
+        y = y[1:].astype(np.float32)  # (N,) index into label_gain
         starts = np.concatenate([[0], np.cumsum(groups)[:-1]])
         useful = np.array([y[s : s + g].any() for s, g in zip(starts, groups, strict=True)], dtype=bool)
         rng = np.random.default_rng(self.config.seed)
@@ -171,7 +212,7 @@ class Ranker:
         valid = take(valid_q) if len(valid_q) else None
         evals: dict = {}
         self.booster = lgb.train(
-            self._params(),
+            self._params(label_gain),
             train,
             num_boost_round=self.config.ranker_trees,
             valid_sets=[valid] if valid is not None else [],
@@ -180,9 +221,45 @@ class Ranker:
         )
         if valid is not None:
             self.validation_ndcg = float(self.booster.best_score["validation"]["ndcg@10"])
+            if self.config.ranker_gate:
+                self._choose_gate(x, label_gain[y.astype(np.int64)], starts, groups, valid_q)
         return self
 
+    def _segment(self, x: np.ndarray) -> np.ndarray:
+        """(N,) each row's user segment: how many of ``gate_edges`` its history size exceeds."""
+        n_user = np.expm1(x[:, feature_names().index("n_user")])
+        return np.searchsorted(self.gate_edges, n_user, side="left")
+
+    def _choose_gate(self, x, gains, starts, groups, queries) -> None:
+        """Per segment, the scorer with the best mean nDCG@10 over the validation ``queries``
+        (the booster's early-stopping users, so the booster is if anything favoured)."""
+        by_segment: dict[int, list] = {}
+        for q in queries:
+            rows = slice(starts[q], starts[q] + groups[q])
+            booster = self._booster_score(x[rows])
+            values = {n: booster if n == "ranker" else _scorer_values(x[rows], n) for n in GATE_SCORERS}
+            seg = int(self._segment(x[rows][:1])[0])
+            by_segment.setdefault(seg, []).append([ndcg_at_10(values[n], gains[rows]) for n in GATE_SCORERS])
+        for seg, table in sorted(by_segment.items()):
+            mean = np.mean(table, axis=0)
+            self.gate_validation[seg] = {n: round(float(m), 4) for n, m in zip(GATE_SCORERS, mean, strict=True)}
+            if len(table) >= GATE_MIN_QUERIES:
+                self.gate_choice[seg] = GATE_SCORERS[int(np.argmax(mean))]  # the booster wins ties
+
     def score(self, x: np.ndarray) -> np.ndarray:
+        """(N,) higher = better: the booster's score, or the gate's scorer for a gated segment
+        (rows of one query share a segment, so a query is ordered by one of them)."""
+        scores = self._booster_score(x)
+        if all(choice == "ranker" for choice in self.gate_choice):
+            return scores
+        segment = self._segment(x)
+        for seg, choice in enumerate(self.gate_choice):
+            rows = segment == seg
+            if choice != "ranker" and rows.any():
+                scores[rows] = _scorer_values(x[rows], choice)
+        return scores
+
+    def _booster_score(self, x: np.ndarray) -> np.ndarray:
         # One thread: a feed scores a few hundred rows, where OpenMP start-up costs more than it saves.
         return self.booster.predict(x, num_iteration=self.booster.best_iteration or None, num_threads=1).astype(
             np.float32
@@ -201,8 +278,9 @@ class Ranker:
             without = x.copy()
             without[:, columns] = np.nan
             masked.append(without)
-        full = self.score(x) if scores is None else scores  # (C,) the unmasked scores, when known
-        without = self.score(np.vstack(masked)).reshape(len(SOURCES), len(x))
+        gated = any(choice != "ranker" for choice in self.gate_choice)
+        full = self._booster_score(x) if scores is None or gated else scores  # (C,) unmasked, when known
+        without = self._booster_score(np.vstack(masked)).reshape(len(SOURCES), len(x))
         return {s: full - without[k] for k, s in enumerate(SOURCES)}
 
     def state(self) -> dict[str, np.ndarray]:
@@ -211,6 +289,8 @@ class Ranker:
             "model": np.frombuffer(text.encode(), dtype=np.uint8),
             "version": np.array(RANKER_VERSION),
             "features": np.array(feature_names()),
+            "gate_edges": self.gate_edges,
+            "gate_choice": np.array(self.gate_choice),
         }
 
     @classmethod
@@ -219,4 +299,7 @@ class Ranker:
             raise ValueError(f"ranker state {state['version']} does not match {RANKER_VERSION} and its features")
         ranker = cls(config)
         ranker.booster = lgb.Booster(model_str=state["model"].tobytes().decode())
+        if "gate_choice" in state:  # rankers saved before the gate order every user by the booster
+            ranker.gate_edges = np.asarray(state["gate_edges"], dtype=np.float32)
+            ranker.gate_choice = [str(c) for c in state["gate_choice"]]
         return ranker

@@ -43,7 +43,10 @@ def with_overrides(config: RecommenderConfig, overrides: list[str]) -> Recommend
         if not sep or not hasattr(config, name) or isinstance(getattr(config, name), dict):
             raise CommandError(f"--set takes FIELD=VALUE with a scalar RecommenderConfig field; got {item!r}")
         try:
-            changes[name] = type(getattr(config, name))(value)
+            kind = type(getattr(config, name))
+            if kind is bool and value.lower() not in ("true", "false", "1", "0"):
+                raise ValueError(f"{value!r} is not true or false")
+            changes[name] = value.lower() in ("true", "1") if kind is bool else kind(value)
         except ValueError as exc:
             raise CommandError(f"--set {item}: {exc}") from exc
     return replace(config, **changes)

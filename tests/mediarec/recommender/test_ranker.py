@@ -14,7 +14,7 @@ from mediarec.recommender.cold_map import fit_cold_map
 from mediarec.recommender.config import RecommenderConfig
 from mediarec.recommender.content import normalize_rows
 from mediarec.recommender.ease import EASERecommender, ease_weights
-from mediarec.recommender.ranked import RankedRecommender
+from mediarec.recommender.ranked import RankedRecommender, propensity_weights
 from mediarec.recommender.split import holdout_latest
 from tests.mediarec.recommender.toy import toy_world
 
@@ -53,6 +53,43 @@ def test_ranker_learns_to_prefer_the_source_that_predicts_the_held_out_items(tmp
     with np.load(tmp_path / "r.npz", allow_pickle=False) as data:
         loaded = rk.Ranker.from_state({k: data[k] for k in data.files}, CONFIG)
     np.testing.assert_allclose(loaded.score(fx), ranker.score(fx), rtol=1e-6)
+
+
+def test_the_gate_hands_a_segment_to_the_source_that_orders_its_validation_users_best(tmp_path):
+    """Labels follow content for users with short histories and co-watch for the rest: the
+    gate gives the short-history segment to content, and the choice survives save / load."""
+    rng = np.random.default_rng(0)
+    queries = []
+    for q in range(300):
+        short = q % 2 == 0
+        c, label = candidates(rng, 60, "content" if short else "cowatch")
+        c.n_user = 3.0 if short else 40.0
+        queries.append((c, label))
+    x = np.vstack([rk.features(c) for c, _ in queries])
+    y = np.concatenate([label for _, label in queries]).astype(np.float32)
+    # Too few trees to learn the split by history size: one source orders each segment better.
+    config = replace(CONFIG, ranker_gate=True, ranker_trees=1, ranker_leaves=2)
+    ranker = rk.Ranker(config).fit(x, y, np.array([60] * len(queries)))
+    assert ranker.gate_choice[0] == "content_z"
+    c, _ = candidates(np.random.default_rng(1), 50, "content")
+    c.n_user = 2.0
+    fx = rk.features(c)
+    content_z = fx[:, rk.feature_names().index("content_z")]
+    np.testing.assert_array_equal(np.argsort(-ranker.score(fx)), np.argsort(-content_z))
+    np.savez(tmp_path / "r.npz", **ranker.state())
+    with np.load(tmp_path / "r.npz", allow_pickle=False) as data:
+        loaded = rk.Ranker.from_state({k: data[k] for k in data.files}, CONFIG)
+    assert loaded.gate_choice == ranker.gate_choice
+    np.testing.assert_allclose(loaded.score(fx), ranker.score(fx), rtol=1e-6)
+
+
+def test_propensity_weights_favour_rare_items_up_to_the_cap():
+    counts = np.array([400, 100, 4, 1, 0])
+    assert np.all(propensity_weights(counts, CONFIG) == 1.0)  # power 0: labels as observed
+    weights = propensity_weights(counts, replace(CONFIG, ranker_propensity_power=1.0, ranker_propensity_cap=50.0))
+    np.testing.assert_allclose(weights[:2], [1.0, 4.0])
+    assert weights[2] == weights[3] == weights[4]  # capped (an item nobody has counts as one user)
+    assert 50.0 / 2**0.125 <= weights[2] <= 50.0 * 2**0.125  # within the quarter-octave step
 
 
 def test_cold_map_scores_an_untouched_item_by_its_content():
