@@ -414,7 +414,8 @@ class SearchResults:
 
 
 def videos_search(*, query: str, limit: int = 20, config: RecommenderConfig | None = None) -> SearchResults:
-    """Semantic search with the active VideoBERT's text tower; keyword search otherwise."""
+    """Semantic search with the active VideoBERT's text tower, behind the videos whose words match the query
+    (title, tags, description or generated caption); keyword search alone without a model."""
     config = config or recommender_config()
     query = query.strip()
     if "\x00" in query:  # PostgreSQL text cannot hold NUL; no real query has one
@@ -429,8 +430,12 @@ def videos_search(*, query: str, limit: int = 20, config: RecommenderConfig | No
             log.exception("text tower of %s unavailable; using keyword search", version.name)
         else:
             ids, _ = queries.nearest_videos(vector, version=version.name, exclude=[], limit=limit, config=config)
-            rows = queries.published_cards(ids, version=None).rows
-            return SearchResults("semantic", [queries.card(rows[i]) for i in ids.tolist() if i in rows])
+            # videos whose words (own or generated) hold the query come first: a one-word query such as
+            # "square" is a word to match more than a meaning to embed
+            exact = [video.pk for video in _keyword_search(query, limit)]
+            order = list(dict.fromkeys(exact + ids.tolist()))[:limit]
+            rows = queries.published_cards(order, version=None).rows
+            return SearchResults("semantic", [queries.card(rows[i]) for i in order if i in rows])
     return SearchResults("keyword", list(_keyword_search(query, limit)))
 
 
