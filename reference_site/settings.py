@@ -166,6 +166,7 @@ CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", "filesystem://")
 if CELERY_BROKER_URL.startswith("filesystem://"):
     for _sub in ("in", "processed", "control"):
         (_broker_dir / _sub).mkdir(parents=True, exist_ok=True)
+    CELERY_BROKER_TRANSPORT = "tasks.broker:Transport"  # kombu's, with messages written atomically
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         # kombu keeps its exchange bindings in "control" under the working
         # directory by default; every process must share the data dir's instead.
