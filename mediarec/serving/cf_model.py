@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import logging
 import os
-import threading
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -17,6 +16,7 @@ from mediarec.recommender.cf import ALSRecommender
 from mediarec.recommender.config import RecommenderConfig
 from mediarec.recommender.content import normalize_rows
 from mediarec.selectors import cf_model_version_active_cached
+from mediarec.serving.loaded import LoadedFile
 
 log = logging.getLogger(__name__)
 TRENDING_SIZE = 1000
@@ -68,26 +68,17 @@ class CFModel:
             return cls(name, recommender, data["user_ids"], data["item_ids"])
 
 
-_loaded_lock = threading.Lock()
-_loaded: tuple[str, float, CFModel] | None = None  # name, file mtime, model
+_loaded: LoadedFile[CFModel] = LoadedFile()
 
 
 def active_cf_model(config: RecommenderConfig) -> CFModel | None:
     """The active CF model, loaded once per process and reloaded when it changes."""
-    global _loaded
     version = cf_model_version_active_cached()
     if version is None:
         return None
     name, path = version.name, version.path
     try:
-        mtime = os.stat(path).st_mtime
+        return _loaded.get(name, path, lambda: CFModel.load(name, Path(path), config))
     except FileNotFoundError:
         log.error("active CF model %s has no factor file at %s", name, path)
         return None
-    with _loaded_lock:
-        if _loaded and _loaded[:2] == (name, mtime):
-            return _loaded[2]
-    model = CFModel.load(name, Path(path), config)
-    with _loaded_lock:
-        _loaded = (name, mtime, model)
-    return model

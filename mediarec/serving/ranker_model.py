@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import logging
 import os
-import threading
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -24,6 +23,7 @@ from mediarec.recommender.config import RecommenderConfig
 from mediarec.recommender.content import normalize_rows
 from mediarec.recommender.ranker import Ranker
 from mediarec.selectors import ranker_version_active_cached
+from mediarec.serving.loaded import LoadedFile
 
 log = logging.getLogger(__name__)
 
@@ -80,31 +80,26 @@ class RankerModel:
         )
 
 
-_loaded_lock = threading.Lock()
-_loaded: tuple[str, float, RankerModel | None] | None = None  # name, file mtime, model (None: unreadable)
+_loaded: LoadedFile[RankerModel | None] = LoadedFile()  # None: the file is unreadable
 
 
 def active_ranker_model(config: RecommenderConfig, *, cf_name: str) -> RankerModel | None:
     """The active ranker fitted with CF model ``cf_name``, or None (the blend serves)."""
-    global _loaded
     version = ranker_version_active_cached()
     if version is None:
         return None
     name, path = version.name, version.path
+
+    def load() -> RankerModel | None:
+        try:
+            return RankerModel.load(name, Path(path), config)
+        except Exception:  # a corrupt or foreign file must not break a feed; remembered until it changes
+            log.exception("active ranker %s at %s is unreadable; serving the blend", name, path)
+            return None
+
     try:
-        mtime = os.stat(path).st_mtime
+        model = _loaded.get(name, path, load)
     except OSError:
         log.error("active ranker %s has no file at %s; serving the blend", name, path)
         return None
-    with _loaded_lock:
-        if _loaded and _loaded[:2] == (name, mtime):
-            model = _loaded[2]
-            return model if model is not None and model.cf_name == cf_name else None
-    try:
-        model = RankerModel.load(name, Path(path), config)
-    except Exception:  # a corrupt or foreign file must not break a feed; remembered until it changes
-        log.exception("active ranker %s at %s is unreadable; serving the blend", name, path)
-        model = None
-    with _loaded_lock:
-        _loaded = (name, mtime, model)
     return model if model is not None and model.cf_name == cf_name else None
