@@ -19,8 +19,7 @@ pytestmark = pytest.mark.slow  # renders 300 videos and trains for about two min
 
 @pytest.fixture(scope="module")
 def report(tmp_path_factory):
-    settings = {k: v for k, v in DEMO_TRAINING.items()}
-    return run(7, {**settings, "num_workers": 2}, n_videos=300, cache=tmp_path_factory.mktemp("renders"))
+    return run(7, {**DEMO_TRAINING, "num_workers": 2}, n_videos=300, cache=tmp_path_factory.mktemp("renders"))
 
 
 def test_pixels_alone_group_videos_by_colour(report):
