@@ -18,6 +18,8 @@ which generalizes from a few hundred videos where the flattened map memorizes wh
 ``pool="pyramid"`` also reads the early stages: colour and small parts are there after one or two convs, and
 a head that sees them learns them in the few hundred steps a CPU demo trains, where through all eight convs
 it takes thousands (lab/evaluation, "Embedding quality").
+``frame_diff=True`` feeds conv1a six channels: the frame and its difference from the previous frame (zero for
+the first), so what moves is in the input rather than something the first convs must learn to subtract.
 """
 
 from __future__ import annotations
@@ -53,7 +55,7 @@ class C3D(nn.Module):
         super().__init__()
         self.config = config
         pools, (t, h, w) = _pool_plan(config.frames, config.size)
-        layers, c_in = [], 3
+        layers, c_in = [], 6 if config.frame_diff else 3
         for i, c_out in enumerate(config.widths):
             if config.batch_norm:
                 layers += [
@@ -89,6 +91,8 @@ class C3D(nn.Module):
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
         """(B, 3, T, H, W) -> (B, C, t, h, w); with pool="pyramid" -> (B, ΣC) every stage's global max."""
+        if self.config.frame_diff:
+            x = torch.cat([x, x.diff(dim=2, prepend=x[:, :, :1])], dim=1)  # (B, 6, T, H, W)
         if self.config.pool != "pyramid":
             return self.features(x)
         stages = []

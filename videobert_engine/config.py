@@ -34,6 +34,9 @@ class C3DConfig:
     batch_norm: bool = False  # BatchNorm3d after each conv (not in the original; helps short from-scratch training)
     # pool5 -> fc6: flatten (the original), global max over t, h, w, or the global max of every stage (pyramid)
     pool: Literal["flatten", "max", "pyramid"] = "flatten"
+    # the stem also reads each frame's difference from the one before it (RGB difference, as in TSN); off in the
+    # presets: on the demo's world it helped a supervised probe tell motion, not the self-supervised recipe
+    frame_diff: bool = False
     frames: int = 16  # input clip length; must equal ClipConfig.frames_per_clip
     size: int = 112  # input frame size; must equal ClipConfig.size
 

@@ -5,6 +5,7 @@
       ↓ mlm_logits (the MLM decoder, tied to the text tower's token embeddings)     (B, vocab)
       ↓ a word's logit = the lowest logit of its WordPiece pieces ("tang ##erine")
       ↓ softmax over the tag vocabulary (the words seen in training)                 (B, V) = tag scores
+      ↓ tags: the best words, each skipped where it is an alternative of a better one (never "red, orange")
       ↓ caption: the best words, one per slot (two words never seen in one training sentence are
         alternatives, e.g. two colours), in the order the training sentences put them ("crimson ball bouncing")
 
@@ -252,10 +253,17 @@ class Generator:
         """(V,) scores -> tags and caption; ties go to the earlier word (vocabulary order), so it is stable."""
         order = np.argsort(-scores, kind="stable")
         words = self.vocabulary.words
-        tags = [(words[i], round(float(scores[i]), 4)) for i in order[: self.config.top_k]]
+        # a word that is an alternative of a better one ("orange" after "red") cannot also be right: skip it
+        listed: list[int] = []
+        for i in order:
+            if len(listed) == self.config.top_k:
+                break
+            if not any(i in self._alternatives[j] for j in listed):
+                listed.append(int(i))
+        tags = [(words[i], round(float(scores[i]), 4)) for i in listed]
         chosen: list[int] = []
         floor = self.config.caption_min_score * scores[order[0]]
-        for i in order[: self.config.top_k]:
+        for i in listed:
             if len(chosen) == self.config.caption_words or scores[i] < floor:
                 break
             if any(i in self._alternatives[j] or _same_word(words[i], words[j]) for j in chosen):

@@ -89,6 +89,24 @@ def test_c3d_pyramid_reads_the_first_stage():
     assert torch.equal(feats[:, :4], first.amax(dim=(2, 3, 4)))
 
 
+def test_c3d_frame_diff_sees_what_moves():
+    """frame_diff=True: conv1a's last three input channels read frame differences, zero for a still clip."""
+    cfg = C3DConfig(widths=(4, 8, 8, 8, 8, 8, 8, 8), fc_dim=16, batch_norm=True, pool="pyramid", frame_diff=True,
+                    frames=8, size=32)  # fmt: skip
+    torch.manual_seed(0)
+    model = C3D(cfg).eval()
+    assert model.features[0].in_channels == 6
+    frame = torch.randint(0, 256, (1, 1, 32, 32, 3), dtype=torch.uint8)
+    still = normalize_clips(frame.expand(1, 8, 32, 32, 3))
+    moving = normalize_clips(torch.cat([frame.roll(t, dims=3) for t in range(8)], dim=1))
+    with torch.no_grad():
+        before = [model.forward_features(x) for x in (still, moving)]
+        model.features[0].weight[:, 3:] = 0  # blind the difference channels
+        after = [model.forward_features(x) for x in (still, moving)]
+    assert torch.equal(before[0], after[0])  # a still clip's differences are zero: nothing changes
+    assert not torch.allclose(before[1], after[1])  # a moving clip's are not
+
+
 @pytest.mark.parametrize("name", ["tiny", "small"])
 def test_text_tower_shapes(name, tokenizer):
     cfg = preset(name).text
