@@ -189,10 +189,12 @@ class RankedRecommender(HybridRecommender):
         super().__init__(config, item_age_days=item_age_days)
         self.cowatch = cowatch  # the EASE source; the served ranker goes without it (``Sources``)
         self.interaction_times = None if interaction_times is None else sp.csr_matrix(interaction_times)
-        if validation not in ("time", "random"):
-            raise ValueError(f"validation is 'time' or 'random', not {validation!r}")
+        if validation not in ("time", "random", "cold"):
+            raise ValueError(f"validation is 'time', 'random' or 'cold', not {validation!r}")
         # "time": each user's latest pairs are the labels (a site: fit on the past, serve the
-        # future); "random": a random share, for data whose test split ignores time.
+        # future); "random": a random share, for data whose test split ignores time; "cold":
+        # only the pairs of the items made cold, for a test that asks only for items nobody has
+        # touched (item cold start), so warm items are never labels.
         self.validation = validation
         self.sources: Sources | None = None
         self.ranker: rk.Ranker | None = None
@@ -211,11 +213,14 @@ class RankedRecommender(HybridRecommender):
         thresholds, weights = grades(user_items, c), propensity_weights(self.item_counts, c)
         queries = []  # (user, features (C, F), gains (C,)) of every fold
         for fold in range(c.ranker_folds):
-            warm, cold_pairs = carve_cold(user_items, cold_share, seed=c.seed + fold)
-            earlier, later = holdout_latest(
-                warm, split_times, fraction=c.ranker_validation_fraction, seed=c.seed, fold=fold
-            )
-            queries += self._fold_queries(earlier, later + cold_pairs, item_embeddings, ease_lambda, thresholds, weights)
+            earlier, cold_pairs = carve_cold(user_items, cold_share, seed=c.seed + fold)
+            later = cold_pairs
+            if self.validation != "cold":
+                earlier, warm_pairs = holdout_latest(
+                    earlier, split_times, fraction=c.ranker_validation_fraction, seed=c.seed, fold=fold
+                )
+                later = warm_pairs + cold_pairs
+            queries += self._fold_queries(earlier, later, item_embeddings, ease_lambda, thresholds, weights)
         self.ranker = self._fit_ranker(queries)
         self.sources = full
         self.cf, self.content = full.als, full.content  # the blend's parts, for the fallback and explain()

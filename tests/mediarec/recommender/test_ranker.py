@@ -156,6 +156,21 @@ def test_ranker_folds_give_each_user_a_query_per_fold():
     assert model.training["queries"] > 2 * model.training["users"]
 
 
+def test_cold_validation_teaches_the_ranker_to_put_untouched_items_first():
+    """With ``validation="cold"`` (a test that asks only for untouched items) the labels are
+    only the pairs of items made cold, so the untouched item outranks every warm one; the
+    default validation also labels warm pairs and keeps warm items on top."""
+    world = toy_world()
+    config = replace(world.config, ranker_min_users=5, ranker_min_child=5, ranker_trees=60, mmr_lambda=1.0)
+    matrix = world.matrix()
+    user = int(np.flatnonzero(world.user_topic == 2)[0])
+    cold = RankedRecommender(config, validation="cold").fit(matrix, item_embeddings=world.embeddings)
+    assert cold.training["positives"] > 0
+    assert cold.recommend_ranked(user, matrix[user], 3)[0].item == world.cold_item
+    warm = RankedRecommender(config, validation="random").fit(matrix, item_embeddings=world.embeddings)
+    assert warm.recommend_ranked(user, matrix[user], 3)[0].item != world.cold_item
+
+
 def test_ranked_hybrid_fits_a_ranker_and_explains_every_item(tmp_path):
     world = toy_world()
     config = replace(world.config, ranker_min_users=5, ranker_min_child=5, ranker_trees=30)
