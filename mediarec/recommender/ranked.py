@@ -3,8 +3,10 @@ learned ranker (``ranker.py``). With no ranker fitted (too little history to
 learn from) it serves the fixed blend of ``HybridRecommender``.
 
     fit(train):
-      train ─► split.holdout_latest ─► earlier ─► Sources.fit ─► candidates + features per user
-                                    └► later  ─────────────────► labels ─► Ranker.fit (lambdarank)
+      for each of ranker_folds folds (disjoint held-out pairs):
+        train ─► split.carve_cold + holdout_latest ─► earlier ─► Sources.fit ─► candidates + features
+                                                   └► later  ─────────────────► labels
+      every fold's queries ─► Ranker.fit (lambdarank)
       train ─► Sources.fit (every generator again, on everything; EASE keeps its λ)
 
     recommend(row):
