@@ -194,7 +194,7 @@ def item_cold_start_protocol(
         name="item-cold-start",
         train=_matrix(data, ~test, config),
         train_times=_times(data, ~test),
-        holdout="random",
+        holdout="cold",
         relevant=_binary(data, test),
         item_embeddings=embeddings,
         description=f"{cold_fraction:.0%} of items held out entirely, seed {seed}",

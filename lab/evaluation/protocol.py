@@ -13,7 +13,8 @@ so the runner treats every dataset alike.
     train_times (U, I) CSR  time of each training pair's latest event (train's pattern), where the
                           dataset knows: the learned ranker carves its validation split by it
     holdout  "time" when the test pairs come after the training ones, "random" when they are drawn
-                          from the same period: models carve validation data the same way
+                          from the same period, "cold" when they are every pair of items held out
+                          whole (item cold start): models carve validation data the same way
 """
 
 from __future__ import annotations

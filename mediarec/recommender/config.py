@@ -65,6 +65,9 @@ class RecommenderConfig:
     ranker_min_users: int = 50  # fewer users with validation labels: no ranker, the blend serves
     ranker_max_users: int = 5000  # more: a seeded sample of them teaches the ranker (bounds a site's refit)
     ranker_validation_fraction: float = 0.2  # each user's latest positive pairs held out as labels
+    # Validation folds the ranker learns from: disjoint slices of each user's pairs (with times,
+    # windows further back), the sources fitted once per fold; more folds, more queries.
+    ranker_folds: int = 5
     ranker_min_cold_fraction: float = 0.02  # items made cold in validation: the catalog's share, at least this
     ranker_label_grades: int = 3  # held-out pairs graded 1..this by their confidence (1 = binary labels)
     # Label gains × (most users ÷ the item's users)^power, capped: inverse propensity (0 = as observed).

@@ -3,8 +3,10 @@ learned ranker (``ranker.py``). With no ranker fitted (too little history to
 learn from) it serves the fixed blend of ``HybridRecommender``.
 
     fit(train):
-      train ─► split.holdout_latest ─► earlier ─► Sources.fit ─► candidates + features per user
-                                    └► later  ─────────────────► labels ─► Ranker.fit (lambdarank)
+      for each of ranker_folds folds (disjoint held-out pairs):
+        train ─► split.carve_cold + holdout_latest ─► earlier ─► Sources.fit ─► candidates + features
+                                                   └► later  ─────────────────► labels
+      every fold's queries ─► Ranker.fit (lambdarank)
       train ─► Sources.fit (every generator again, on everything; EASE keeps its λ)
 
     recommend(row):
@@ -189,10 +191,12 @@ class RankedRecommender(HybridRecommender):
         super().__init__(config, item_age_days=item_age_days)
         self.cowatch = cowatch  # the EASE source; the served ranker goes without it (``Sources``)
         self.interaction_times = None if interaction_times is None else sp.csr_matrix(interaction_times)
-        if validation not in ("time", "random"):
-            raise ValueError(f"validation is 'time' or 'random', not {validation!r}")
+        if validation not in ("time", "random", "cold"):
+            raise ValueError(f"validation is 'time', 'random' or 'cold', not {validation!r}")
         # "time": each user's latest pairs are the labels (a site: fit on the past, serve the
-        # future); "random": a random share, for data whose test split ignores time.
+        # future); "random": a random share, for data whose test split ignores time; "cold":
+        # only the pairs of the items made cold, for a test that asks only for items nobody has
+        # touched (item cold start), so warm items are never labels.
         self.validation = validation
         self.sources: Sources | None = None
         self.ranker: rk.Ranker | None = None
@@ -206,21 +210,29 @@ class RankedRecommender(HybridRecommender):
         full = Sources(c, self.item_age_days, cowatch=self.cowatch).fit(user_items, item_embeddings, times=split_times)
         # Validation items made cold in the share the catalog has cold ones, all their pairs labels.
         cold_share = max(c.ranker_min_cold_fraction, float((self.item_counts == 0).mean()))
-        warm, cold_pairs = carve_cold(user_items, cold_share, seed=c.seed)
-        earlier, later = holdout_latest(warm, split_times, fraction=c.ranker_validation_fraction, seed=c.seed)
-        later = later + cold_pairs
-        self.training = {"cold_share": round(cold_share, 4)}
+        self.training = {"cold_share": round(cold_share, 4), "folds": c.ranker_folds}
         ease_lambda = full.ease.lam if full.ease is not None else None
-        self.ranker = self._fit_ranker(
-            earlier, later, item_embeddings, ease_lambda, grades(user_items, c), propensity_weights(self.item_counts, c)
-        )
+        thresholds, weights = grades(user_items, c), propensity_weights(self.item_counts, c)
+        queries = []  # (user, features (C, F), gains (C,)) of every fold
+        for fold in range(c.ranker_folds):
+            earlier, cold_pairs = carve_cold(user_items, cold_share, seed=c.seed + fold)
+            later = cold_pairs
+            if self.validation != "cold":
+                earlier, warm_pairs = holdout_latest(
+                    earlier, split_times, fraction=c.ranker_validation_fraction, seed=c.seed, fold=fold
+                )
+                later = warm_pairs + cold_pairs
+            queries += self._fold_queries(earlier, later, item_embeddings, ease_lambda, thresholds, weights)
+        self.ranker = self._fit_ranker(queries)
         self.sources = full
         self.cf, self.content = full.als, full.content  # the blend's parts, for the fallback and explain()
 
-    def _fit_ranker(self, earlier, later, embeddings, ease_lambda, thresholds, weights) -> rk.Ranker | None:
+    def _fold_queries(self, earlier, later, embeddings, ease_lambda, thresholds, weights) -> list[tuple]:
+        """One validation fold's queries: the sources fitted on ``earlier``, each labelled user's
+        candidates and features, and their gains from ``later``."""
         users = np.flatnonzero((np.diff(later.indptr) > 0) & (np.asarray((earlier > 0).sum(axis=1)).ravel() > 0))
         if len(users) < self.config.ranker_min_users or earlier.nnz == 0:
-            return None
+            return []
         if len(users) > self.config.ranker_max_users:  # a seeded sample bounds the fit on a large site
             rng = np.random.default_rng(self.config.seed)
             users = np.sort(rng.choice(users, self.config.ranker_max_users, replace=False))
@@ -229,21 +241,30 @@ class RankedRecommender(HybridRecommender):
         # Items with no training event can have no label here: as candidates they would only
         # teach that cold items are never relevant.
         untouched = np.flatnonzero(self.item_counts == 0)
-        xs, ys, groups = [], [], []
+        queries = []
         for user in users:
             row = earlier[user]
             times_row = None if self.interaction_times is None else self.interaction_times[user]
             cands = sources.candidates(row, np.union1d(row.indices, untouched), recent_items(row, times_row))
-            xs.append(rk.features(cands))
             value = np.asarray(later[user, cands.items].todense()).ravel()
             grade = np.where(value > 0, 1 + np.searchsorted(thresholds, value, side="left"), 0)
-            ys.append(grade * weights[cands.items])
-            groups.append(len(cands.items))
+            queries.append((int(user), rk.features(cands), grade * weights[cands.items]))
+        return queries
+
+    def _fit_ranker(self, queries: list[tuple]) -> rk.Ranker | None:
+        if not queries:
+            return None
+        users, xs, ys = zip(*queries, strict=True)
         x, y = np.vstack(xs), np.concatenate(ys).astype(np.float32)
-        self.training |= {"users": len(users), "rows": len(x), "positives": int((y > 0).sum())}
+        self.training |= {
+            "users": len(set(users)),
+            "queries": len(queries),
+            "rows": len(x),
+            "positives": int((y > 0).sum()),
+        }
         if y.sum() == 0:
             return None
-        ranker = rk.Ranker(self.config).fit(x, y, np.array(groups))
+        ranker = rk.Ranker(self.config).fit(x, y, np.array([len(q) for q in ys]), query_users=np.array(users))
         self.training["validation_ndcg@10"] = ranker.validation_ndcg
         if self.config.ranker_gate:
             self.training["gate"] = dict(zip(map(str, ranker.gate_edges), ranker.gate_choice, strict=False))

@@ -181,14 +181,16 @@ class Ranker:
             "verbose": -1,
         }
 
-    def fit(self, x: np.ndarray, y: np.ndarray, groups: np.ndarray) -> Ranker:
+    def fit(self, x: np.ndarray, y: np.ndarray, groups: np.ndarray, *, query_users: np.ndarray | None = None) -> Ranker:
         """``x`` (N, F), ``y`` (N,) gains ≥ 0 (0 = not relevant), ``groups`` (Q,) rows per query,
         in row order. Each distinct gain becomes a LightGBM label whose ``label_gain`` is that
         gain, so lambdarank optimizes nDCG with exactly these gains (a grade, or a grade
         weighted by inverse propensity, ``ranked.label_gains``).
 
         Queries without a positive label teach lambdarank nothing and are dropped;
-        a seeded fifth of the rest picks the number of trees (early stopping).
+        a seeded fifth of the rest picks the number of trees (early stopping). ``query_users``
+        (Q,) names each query's user where one user has several (validation folds): a user's
+        queries then all fall on the same side of that split.
         """
         if not self.config.ranker_popularity_features:  # never split on them, so never read them
             x = x.copy()
@@ -199,11 +201,17 @@ class Ranker:
         starts = np.concatenate([[0], np.cumsum(groups)[:-1]])
         useful = np.array([y[s : s + g].any() for s, g in zip(starts, groups, strict=True)], dtype=bool)
         rng = np.random.default_rng(self.config.seed)
-        held = useful & (rng.random(len(groups)) < 0.2)
+        owner = np.arange(len(groups)) if query_users is None else np.unique(query_users, return_inverse=True)[1]
+        held = useful & (rng.random(owner.max() + 1) < 0.2)[owner]
         train_q, valid_q = np.flatnonzero(useful & ~held), np.flatnonzero(held)
 
+        # Each query's rows in a seeded random order: LightGBM's nDCG breaks ties by row order, and
+        # candidates come sorted by item key, which on many catalogs follows age or popularity, so an
+        # ensemble of a few trees (many ties) would otherwise look better to early stopping than it is.
+        shuffle = np.random.default_rng(self.config.seed + 1)
+
         def take(queries):
-            rows = np.concatenate([np.arange(starts[q], starts[q] + groups[q]) for q in queries])
+            rows = np.concatenate([starts[q] + shuffle.permutation(groups[q]) for q in queries])
             return lgb.Dataset(
                 x[rows], y[rows], group=groups[queries], feature_name=feature_names(), free_raw_data=False
             )

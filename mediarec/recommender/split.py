@@ -37,25 +37,37 @@ def holdout_latest(
     fraction: float = 0.2,
     min_positive: int = 3,
     seed: int = 0,
+    fold: int = 0,
 ) -> tuple[sp.csr_matrix, sp.csr_matrix]:
     """``(earlier, later)``: per user with ``min_positive`` positive pairs or more,
     round(``fraction`` · n) of them (at least one) move to ``later`` with their values;
-    earlier keeps the rest."""
+    earlier keeps the rest.
+
+    ``fold`` k takes the k-th such slice instead of the first, so folds 0, 1, ... hold
+    out disjoint pairs: with times, the slice k windows back from the latest, and the
+    pairs newer than it leave ``earlier`` too (a fit on the past of each window); without
+    times, a disjoint random slice, and ``earlier`` keeps every other pair."""
     train = sp.csr_matrix(train, dtype=np.float32)
     train.sort_indices()
     rng = np.random.default_rng(seed)
     # Ties (and the no-times case) break randomly, so the split never follows item order.
     order_key = rng.random(train.nnz) if times is None else _pair_times(train, times) + 1e-6 * rng.random(train.nnz)
     held = np.zeros(train.nnz, dtype=bool)
+    dropped = np.zeros(train.nnz, dtype=bool)  # newer than a time-ordered fold's window
     for user in range(train.shape[0]):
         lo, hi = train.indptr[user], train.indptr[user + 1]
         positive = lo + np.flatnonzero(train.data[lo:hi] > 0)
-        if len(positive) < min_positive:
-            continue
         n_out = max(1, int(np.floor(len(positive) * fraction + 0.5)))
-        held[positive[np.argsort(-order_key[positive], kind="stable")[:n_out]]] = True
+        past = len(positive) - fold * n_out  # pairs at or before the fold's window
+        if len(positive) < min_positive or past <= 0 or (times is not None and past < min_positive):
+            continue
+        newest_first = positive[np.argsort(-order_key[positive], kind="stable")]
+        held[newest_first[fold * n_out : (fold + 1) * n_out]] = True
+        if times is not None:
+            dropped[newest_first[: fold * n_out]] = True
     rows = np.repeat(np.arange(train.shape[0]), np.diff(train.indptr))
-    earlier = sp.csr_matrix((train.data[~held], (rows[~held], train.indices[~held])), shape=train.shape)
+    keep = ~held & ~dropped
+    earlier = sp.csr_matrix((train.data[keep], (rows[keep], train.indices[keep])), shape=train.shape)
     later = sp.csr_matrix((train.data[held], (rows[held], train.indices[held])), shape=train.shape)
     return earlier, later
 

@@ -137,6 +137,40 @@ def test_time_ordered_holdout_takes_each_users_latest_pairs():
     assert earlier.nnz == 6
 
 
+def test_holdout_folds_are_disjoint_and_a_time_fold_fits_on_its_past():
+    x = sp.csr_matrix(np.ones((1, 10), np.float32))
+    times = sp.csr_matrix(np.arange(1, 11, dtype=np.float64)[None, :])
+    earlier, later = holdout_latest(x, times, fraction=0.2, fold=1)
+    assert later.indices.tolist() == [6, 7] and earlier.indices.tolist() == [0, 1, 2, 3, 4, 5]
+    random_folds = [holdout_latest(x, None, fraction=0.2, seed=4, fold=k) for k in range(5)]
+    held = np.concatenate([later.indices for _, later in random_folds])
+    assert sorted(held.tolist()) == list(range(10))  # every pair is a label exactly once
+    assert all(e.nnz == 8 for e, _ in random_folds)
+
+
+def test_ranker_folds_give_each_user_a_query_per_fold():
+    world = toy_world()
+    config = replace(world.config, ranker_min_users=5, ranker_min_child=5, ranker_trees=30, ranker_folds=3)
+    model = RankedRecommender(config, validation="random").fit(world.matrix(), item_embeddings=world.embeddings)
+    assert model.ranker is not None
+    assert model.training["queries"] > 2 * model.training["users"]
+
+
+def test_cold_validation_teaches_the_ranker_to_put_untouched_items_first():
+    """With ``validation="cold"`` (a test that asks only for untouched items) the labels are
+    only the pairs of items made cold, so the untouched item outranks every warm one; the
+    default validation also labels warm pairs and keeps warm items on top."""
+    world = toy_world()
+    config = replace(world.config, ranker_min_users=5, ranker_min_child=5, ranker_trees=60, mmr_lambda=1.0)
+    matrix = world.matrix()
+    user = int(np.flatnonzero(world.user_topic == 2)[0])
+    cold = RankedRecommender(config, validation="cold").fit(matrix, item_embeddings=world.embeddings)
+    assert cold.training["positives"] > 0
+    assert cold.recommend_ranked(user, matrix[user], 3)[0].item == world.cold_item
+    warm = RankedRecommender(config, validation="random").fit(matrix, item_embeddings=world.embeddings)
+    assert warm.recommend_ranked(user, matrix[user], 3)[0].item != world.cold_item
+
+
 def test_ranked_hybrid_fits_a_ranker_and_explains_every_item(tmp_path):
     world = toy_world()
     config = replace(world.config, ranker_min_users=5, ranker_min_child=5, ranker_trees=30)
