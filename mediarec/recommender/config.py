@@ -63,7 +63,7 @@ class RecommenderConfig:
     # Learned ranker (ranker.py, ranked.py; docs/RECOMMENDER.md, "The learned ranker").
     ranker_candidates: int = 50  # per source
     ranker_min_users: int = 50  # fewer users with validation labels: no ranker, the blend serves
-    ranker_max_users: int = 5000  # more: a seeded sample of them teaches the ranker (bounds a site's refit)
+    ranker_max_users: int = 5000  # queries of all folds together; more users: a seeded sample (bounds a refit)
     ranker_validation_fraction: float = 0.2  # each user's latest positive pairs held out as labels
     # Validation folds the ranker learns from: disjoint slices of each user's pairs (with times,
     # windows further back), the sources fitted once per fold; more folds, more queries.

@@ -222,20 +222,23 @@ class RankedRecommender(HybridRecommender):
                     earlier, split_times, fraction=c.ranker_validation_fraction, seed=c.seed, fold=fold
                 )
                 later = warm_pairs + cold_pairs
-            queries += self._fold_queries(earlier, later, item_embeddings, ease_lambda, thresholds, weights)
+            queries += self._fold_queries(earlier, later, item_embeddings, ease_lambda, thresholds, weights, fold)
         self.ranker = self._fit_ranker(queries)
         self.sources = full
         self.cf, self.content = full.als, full.content  # the blend's parts, for the fallback and explain()
 
-    def _fold_queries(self, earlier, later, embeddings, ease_lambda, thresholds, weights) -> list[tuple]:
+    def _fold_queries(self, earlier, later, embeddings, ease_lambda, thresholds, weights, fold) -> list[tuple]:
         """One validation fold's queries: the sources fitted on ``earlier``, each labelled user's
         candidates and features, and their gains from ``later``."""
         users = np.flatnonzero((np.diff(later.indptr) > 0) & (np.asarray((earlier > 0).sum(axis=1)).ravel() > 0))
         if len(users) < self.config.ranker_min_users or earlier.nnz == 0:
             return []
-        if len(users) > self.config.ranker_max_users:  # a seeded sample bounds the fit on a large site
-            rng = np.random.default_rng(self.config.seed)
-            users = np.sort(rng.choice(users, self.config.ranker_max_users, replace=False))
+        # ranker_max_users bounds the queries of all folds together, so more folds cost a large site
+        # one source fit each, not more candidate rows (the refit's time and memory)
+        per_fold = -(-self.config.ranker_max_users // self.config.ranker_folds)
+        if len(users) > per_fold:  # a seeded sample
+            rng = np.random.default_rng(self.config.seed + fold)
+            users = np.sort(rng.choice(users, per_fold, replace=False))
         sources = Sources(self.config, self.item_age_days, cowatch=self.cowatch)
         sources.fit(earlier, embeddings, ease_lambda=ease_lambda)
         # Items with no training event can have no label here: as candidates they would only

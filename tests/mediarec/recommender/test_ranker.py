@@ -156,6 +156,16 @@ def test_ranker_folds_give_each_user_a_query_per_fold():
     assert model.training["queries"] > 2 * model.training["users"]
 
 
+def test_ranker_max_users_bounds_the_queries_of_all_folds_together():
+    world = toy_world()
+    config = replace(world.config, ranker_min_users=5, ranker_min_child=5, ranker_trees=30, ranker_folds=3)
+    free = RankedRecommender(config, validation="random").fit(world.matrix(), item_embeddings=world.embeddings)
+    cap = free.training["queries"] // 2
+    capped = RankedRecommender(replace(config, ranker_max_users=cap), validation="random")
+    capped.fit(world.matrix(), item_embeddings=world.embeddings)
+    assert capped.training["queries"] <= cap < free.training["queries"]
+
+
 def test_cold_validation_teaches_the_ranker_to_put_untouched_items_first():
     """With ``validation="cold"`` (a test that asks only for untouched items) the labels are
     only the pairs of items made cold, so the untouched item outranks every warm one; the
