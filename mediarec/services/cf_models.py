@@ -157,6 +157,7 @@ def _ranker_model(ranked: RankedRecommender, catalog: queries.Catalog, item_ids:
         n_active_users=sources.n_active_users,
         popularity_mean=float(sources.popularity.mean()),
         training=ranked.training,
+        cowatch=sources.item_knn,  # indexed like item_ids, the CF model's columns
     )
 
 
