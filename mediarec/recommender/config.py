@@ -53,6 +53,8 @@ class RecommenderConfig:
 
     # Similar videos: content vs. co-watch.
     cowatch_users: int = 200
+    # The served ranker's co-watch source (item_knn.py): each item's strongest cosine neighbours.
+    cowatch_neighbours: int = 100
 
     # EASE (ease.py): λ is chosen among these on validation data carved from training.
     ease_lambdas: tuple[float, ...] = (25.0, 50.0, 100.0, 200.0, 400.0, 800.0, 1600.0)

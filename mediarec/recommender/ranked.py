@@ -12,8 +12,8 @@ learn from) it serves the fixed blend of ``HybridRecommender``.
     recommend(row):
       Sources.candidates(row) ─► ranker.features ─► Ranker.score ─► MMR ─► page, with reasons
 
-The sources: ALS (cold items through the content → CF map), EASE item-item
-(co-watch; ``cowatch=False`` leaves it out, as the served ranker does), content
+The sources: ALS (cold items through the content → CF map), item-item co-watch
+(EASE; ``cowatch=False``, as the served ranker, the sparse item-kNN of ``item_knn.py``), content
 cosine to the taste, the map's CF score among the items nobody has touched,
 trending, and fresh uploads where ages are known. The site fits this at every CF
 refit (``mediarec.services.cf_models``) and orders its feed with ``rank_candidates``.
@@ -32,6 +32,7 @@ from mediarec.recommender.config import RecommenderConfig
 from mediarec.recommender.content import MISSING, ContentRecommender, normalize_rows
 from mediarec.recommender.ease import EASERecommender
 from mediarec.recommender.hybrid import HybridRecommender
+from mediarec.recommender.item_knn import ItemKNN
 from mediarec.recommender.split import carve_cold, holdout_latest
 
 RECENT = 5  # history items the "recent" features compare against
@@ -43,8 +44,11 @@ class Sources:
     def __init__(self, config: RecommenderConfig, item_age_days: np.ndarray | None, *, cowatch: bool = True):
         self.config = config
         self.item_age_days = None if item_age_days is None else np.asarray(item_age_days, dtype=np.float32)
-        self.cowatch = cowatch  # False: no EASE (its dense (I, I) weights do not scale to a served catalog)
+        # True: EASE co-watch; False: the sparse item-kNN instead (EASE's dense (I, I) weights
+        # do not scale to a served catalog)
+        self.cowatch = cowatch
         self.ease: EASERecommender | None = None
+        self.item_knn: ItemKNN | None = None
 
     def fit(self, user_items: sp.csr_matrix, embeddings: np.ndarray, *, ease_lambda=None, times=None) -> Sources:
         c = self.config
@@ -52,6 +56,8 @@ class Sources:
         self.content = ContentRecommender(c).fit(user_items, item_embeddings=embeddings)
         if self.cowatch:
             self.ease = EASERecommender(c, interaction_times=times, lam=ease_lambda).fit(user_items)
+        else:
+            self.item_knn = ItemKNN.fit(user_items, c.cowatch_neighbours)
         self.item_counts, self.popularity = self.als.item_counts, self.als.popularity
         self.n_active_users = max(int((np.diff(sp.csr_matrix(user_items > 0).indptr) > 0).sum()), 1)
         self.cf_unit = normalize_rows(self.als.scoring_factors)  # (I, F) for co-watch cosines
@@ -65,7 +71,7 @@ class Sources:
         n = len(self.item_counts)
         raw = {
             "als": self.als.scoring_factors @ user,
-            "cowatch": self.ease.scores_for(row) if self.ease is not None else np.full(n, np.nan, np.float32),
+            "cowatch": self._cowatch_scores(row, n),
             "content": np.full(n, np.nan, np.float32) if taste is None else self.content.scores_for(taste),
             "coldmap": np.where(cold, self.als.mapped_factors @ user, np.nan),
             "trending": self.popularity,
@@ -75,6 +81,13 @@ class Sources:
             age = self.item_age_days
             raw["fresh"] = np.where(age <= self.config.fresh_days, 1.0 - age / self.config.fresh_days, np.nan)
         return {s: np.asarray(v, dtype=np.float32) for s, v in raw.items()}
+
+    def _cowatch_scores(self, row: sp.csr_matrix, n: int) -> np.ndarray:
+        if self.ease is not None:
+            return self.ease.scores_for(row)
+        if self.item_knn is not None:
+            return self.item_knn.scores_for(row)
+        return np.full(n, np.nan, np.float32)  # a ranker saved before the served path had co-watch
 
     def candidates(self, row: sp.csr_matrix, exclude: np.ndarray, recent: np.ndarray) -> rk.Candidates:
         k = self.config.ranker_candidates
@@ -189,7 +202,7 @@ class RankedRecommender(HybridRecommender):
         cowatch: bool = True,
     ):
         super().__init__(config, item_age_days=item_age_days)
-        self.cowatch = cowatch  # the EASE source; the served ranker goes without it (``Sources``)
+        self.cowatch = cowatch  # co-watch from EASE; False: from the sparse item-kNN, as served (``Sources``)
         self.interaction_times = None if interaction_times is None else sp.csr_matrix(interaction_times)
         if validation not in ("time", "random", "cold"):
             raise ValueError(f"validation is 'time', 'random' or 'cold', not {validation!r}")
@@ -298,6 +311,8 @@ class RankedRecommender(HybridRecommender):
         state |= {"content.item_embeddings": s.content.item_embeddings, "n_active_users": np.array(s.n_active_users)}
         if s.ease is not None:
             state |= {"ease.weights": s.ease.weights, "ease.lam": np.array(s.ease.lam)}
+        if s.item_knn is not None:
+            state |= {f"cowatch.{k}": v for k, v in s.item_knn.state().items()}
         if self.item_age_days is not None:
             state["item_age_days"] = np.asarray(self.item_age_days, dtype=np.float32)
         if self.ranker is not None:
@@ -316,6 +331,8 @@ class RankedRecommender(HybridRecommender):
         s.content._set_state({"item_embeddings": state["content.item_embeddings"]})
         if s.ease is not None:
             s.ease._set_state({"weights": state["ease.weights"], "lam": state["ease.lam"]})
+        knn_state = {k.removeprefix("cowatch."): v for k, v in state.items() if k.startswith("cowatch.")}
+        s.item_knn = ItemKNN.from_state(knn_state) if knn_state else None
         self.cowatch = s.cowatch
         s.item_counts, s.popularity, s.cf_unit = (
             self.item_counts,

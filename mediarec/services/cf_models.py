@@ -106,7 +106,8 @@ def cf_refit(*, config: RecommenderConfig | None = None) -> CFModelVersion:
 
 RANKER_PARAMS = ("ranker_candidates", "ranker_trees", "ranker_learning_rate", "ranker_leaves", "ranker_min_child",
                  "ranker_label_grades", "ranker_validation_fraction", "ranker_max_users", "ranker_propensity_power",
-                 "ranker_propensity_cap", "ranker_popularity_features", "ranker_gate", "ranker_gate_edges")  # fmt: skip
+                 "ranker_propensity_cap", "ranker_popularity_features", "ranker_gate", "ranker_gate_edges",
+                 "cowatch_neighbours")  # fmt: skip
 
 
 def _fit(matrix, times, item_ids: np.ndarray, name: str, config: RecommenderConfig):
@@ -157,6 +158,7 @@ def _ranker_model(ranked: RankedRecommender, catalog: queries.Catalog, item_ids:
         n_active_users=sources.n_active_users,
         popularity_mean=float(sources.popularity.mean()),
         training=ranked.training,
+        cowatch=sources.item_knn,  # indexed like item_ids, the CF model's columns
     )
 
 

@@ -211,6 +211,16 @@ def _ranked_feed(
     als_ids = np.concatenate([cf.item_ids[top], ranker.cold_ids[cold_top]])
     als_order = np.lexsort((als_ids, -np.concatenate([warm_scores, cold_scores])))[:k]
     nominated = {"als": als_ids[als_order], "coldmap": ranker.cold_ids[cold_top]}
+    cowatch = None
+    if ranker.cowatch is not None:  # the item-kNN over the CF model's columns, as ranked.Sources scores it
+        cols, known = cf.item_index(history.video_ids)
+        seen = cols[known]
+        row = sp.csr_matrix(
+            (history.confidences[known], seen, np.array([0, len(seen)])), shape=(1, len(cf.item_ids)), dtype=np.float32
+        )
+        cowatch = ranker.cowatch.scores_for(row)  # (I,)
+        co_top, _ = top_n(cowatch, k, exclude=np.concatenate([seen_cols, cf.untouched_cols]))
+        nominated["cowatch"] = cf.item_ids[co_top]
     trend_ids = cf.trending[0]
     nominated["trending"] = trend_ids[~_in_sorted(trend_ids, history.video_ids)][:k]
     if version:
@@ -226,7 +236,7 @@ def _ranked_feed(
         )
     else:
         cards = queries.published_cards(others, version=version.name if version else None)
-    cands, unit = _ranker_candidates(cards, nominated, history, taste, cf, ranker, user, config)
+    cands, unit = _ranker_candidates(cards, nominated, history, taste, cf, ranker, user, cowatch, config)
     pool = Pool(items=cands.items, raw={}, nominated={}, item_history=np.empty(0), vectors=unit)
     ranked = rank_candidates(cands, ranker.ranker, unit, limit=limit, offset=offset, config=config)
     ranked = [replace(r, sources=_blend_vocabulary(r.sources)) for r in ranked]
@@ -237,8 +247,10 @@ _CREATED_AT = queries.CARD_FIELDS.index("created_at")
 
 
 def _ranker_candidates(cards: queries.Cards, nominated, history: _History, taste: _Taste, cf: CFModel,
-                       ranker: RankerModel, user: np.ndarray, config) -> tuple[rk.Candidates, np.ndarray | None]:  # fmt: skip
-    """Every published candidate's features (``rk.Candidates``) and unit content vectors (C, D)."""
+                       ranker: RankerModel, user: np.ndarray, cowatch: np.ndarray | None,
+                       config) -> tuple[rk.Candidates, np.ndarray | None]:  # fmt: skip
+    """Every published candidate's features (``rk.Candidates``) and unit content vectors (C, D);
+    ``cowatch`` (I,): the item-kNN scores over the CF model's columns, or None (a ranker without)."""
     ids = cards.ids
     unit = normalize_rows(cards.vectors) if cards.vectors.shape[1] else None
     has_vector = np.linalg.norm(unit, axis=1) > 0 if unit is not None else np.zeros(len(ids), bool)
@@ -262,6 +274,7 @@ def _ranker_candidates(cards: queries.Cards, nominated, history: _History, taste
         "content": np.where(has_vector, unit @ taste.vector, np.nan) if taste.vector is not None and unit is not None
         else np.full(len(ids), np.nan),
         "coldmap": np.where(counts == 0, als, np.nan),
+        "cowatch": np.full(len(ids), np.nan) if cowatch is None else np.where(known, cowatch[cols], 0.0),
         "trending": np.where(known, cf.recommender.popularity[cols], 0.0),
         "fresh": np.where(ages <= config.fresh_days, 1.0 - ages / config.fresh_days, np.nan),
     }  # fmt: skip

@@ -4,7 +4,7 @@ per process and reloaded when the version or its file changes
 (``mediarec.services.cf_models`` writes them at every CF refit).
 
 A ranker serves only next to the CF model it was fitted with (its features read
-that model's factors). A missing, unreadable or mismatched file is logged once
+that model's factors, and its co-watch neighbours index that model's columns). A missing, unreadable or mismatched file is logged once
 and the feed falls back to the fixed blend; it never fails a request.
 """
 
@@ -21,6 +21,7 @@ import numpy as np
 from mediarec.recommender.cold_map import ColdMap
 from mediarec.recommender.config import RecommenderConfig
 from mediarec.recommender.content import normalize_rows
+from mediarec.recommender.item_knn import ItemKNN
 from mediarec.recommender.ranker import Ranker
 from mediarec.selectors import ranker_version_active_cached
 from mediarec.serving.loaded import LoadedFile
@@ -41,6 +42,7 @@ class RankerModel:
     n_active_users: int  # users with a positive entry in the fit
     popularity_mean: float  # mean popularity over the fit's items, cold ones included
     training: dict = field(default_factory=dict)  # what the ranker was taught on (kept in its RankerVersion)
+    cowatch: ItemKNN | None = None  # item-item neighbours over the CF model's columns; None: a file saved without
 
     @cached_property
     def unit_cold_factors(self) -> np.ndarray:
@@ -57,6 +59,7 @@ class RankerModel:
             popularity_mean=np.array(self.popularity_mean),
             **{f"ranker.{k}": v for k, v in self.ranker.state().items()},
             **{f"cold_map.{k}": v for k, v in self.cold_map.state().items()},
+            **({} if self.cowatch is None else {f"cowatch.{k}": v for k, v in self.cowatch.state().items()}),
         )
         os.replace(tmp, path)  # readers never see a half-written file
 
@@ -77,6 +80,7 @@ class RankerModel:
             cold_factors=state["cold_factors"].astype(np.float32),
             n_active_users=int(state["n_active_users"]),
             popularity_mean=float(state["popularity_mean"]),
+            cowatch=ItemKNN.from_state(part("cowatch.")) if "cowatch.indptr" in state else None,
         )
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 import numpy as np
+import pytest
 import scipy.sparse as sp
 
 from mediarec.recommender import ranker as rk
@@ -193,3 +194,33 @@ def test_ranked_hybrid_fits_a_ranker_and_explains_every_item(tmp_path):
     model.save(tmp_path / "m.npz")
     loaded = RankedRecommender.load(tmp_path / "m.npz", config)
     assert [r.item for r in loaded.recommend_ranked(0, matrix[0], 8)] == [r.item for r in ranked]
+
+
+@pytest.mark.filterwarnings("ignore::implicit.utils.ParameterWarning")  # the reference fit below
+def test_the_served_ranker_takes_its_cowatch_scores_from_the_sparse_item_knn(tmp_path):
+    """``cowatch=False`` (the served ranker) has no EASE but a co-watch source all the same: each
+    item's ``cowatch_neighbours`` cosine neighbours, kept sparse and saved with the ranker."""
+    from implicit.nearest_neighbours import CosineRecommender
+
+    world = toy_world()
+    config = RecommenderConfig(factors=8, iterations=10, ranker_min_users=10, cowatch_neighbours=5)
+    matrix = world.matrix()
+    model = RankedRecommender(config, validation="random", cowatch=False).fit(matrix, item_embeddings=world.embeddings)
+    assert model.sources.ease is None
+    s = model.sources.item_knn.similarity
+    assert s.shape == (matrix.shape[1],) * 2 and np.diff(s.indptr).max() == 5 and not s.diagonal().any()
+    positive = sp.csr_matrix(matrix > 0, dtype=np.float32)
+    reference = CosineRecommender(K=6)
+    reference.fit(positive, show_progress=False)
+    ref = reference.similarity.tolil()
+    ref.setdiag(0.0)
+    row = matrix[3]
+    expected = np.asarray((positive[3] @ ref.tocsr()).todense()).ravel()
+    scores = model.sources.raw_scores(row)["cowatch"]
+    np.testing.assert_allclose(scores, expected, rtol=1e-5, atol=1e-6)
+    assert (scores > 0).sum() > 5
+    cands = model.sources.candidates(row, row.indices, np.empty(0, np.int64))
+    assert np.isfinite(cands.ranks["cowatch"]).sum() > 0
+    model.save(tmp_path / "m.npz")
+    loaded = RankedRecommender.load(tmp_path / "m.npz", config)
+    np.testing.assert_array_equal(loaded.sources.raw_scores(row)["cowatch"], scores)

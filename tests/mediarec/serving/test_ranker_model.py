@@ -137,7 +137,7 @@ def test_the_served_features_are_those_the_ranker_was_taught_on(served, monkeypa
     mem_ids = np.array([served.video_ids[touched[i]] for i in mem.items])
     common, at_served, at_mem = np.intersect1d(served_cands.items, mem_ids, return_indices=True)
     assert len(common) >= 20
-    for name in ("als", "content", "coldmap", "trending"):
+    for name in ("als", "cowatch", "content", "coldmap", "trending"):
         np.testing.assert_allclose(
             served_cands.scores[name][at_served], mem.scores[name][at_mem], rtol=1e-3, atol=1e-3, err_msg=name
         )
@@ -149,7 +149,8 @@ def test_the_served_features_are_those_the_ranker_was_taught_on(served, monkeypa
     cold = np.isfinite(mem.scores["coldmap"][at_mem])
     assert cold.any()  # an only-disliked video is cold to both, scored through the cold map
     nominated = {s for s in served_cands.ranks if np.isfinite(served_cands.ranks[s]).any()}
-    assert {"als", "coldmap", "content", "trending"} <= nominated
+    assert {"als", "coldmap", "content", "cowatch", "trending"} <= nominated
+    assert (mem.scores["cowatch"][at_mem] > 0).any()  # the item-kNN scores some candidates
 
 
 def test_every_ranked_item_says_why_and_names_a_watched_video(served):
