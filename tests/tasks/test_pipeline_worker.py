@@ -143,7 +143,8 @@ def test_an_untitled_upload_gets_tags_and_a_caption_and_is_found_by_them(
     untitled.refresh_from_db()
     assert untitled.generated_version == version.name and untitled.caption
     scores = [t["score"] for t in untitled.suggested_tags]
-    assert len(scores) == 10 and scores == sorted(scores, reverse=True) and all(0 < s <= 1 for s in scores)
+    # at most 10; fewer where the rest are alternatives of better tags (another colour, shape or direction)
+    assert 1 <= len(scores) <= 10 and scores == sorted(scores, reverse=True) and all(0 < s <= 1 for s in scores)
     caption = untitled.caption.split()
     assert set(caption) <= set(untitled.suggested_tag_list)
 
