@@ -136,9 +136,10 @@ def _in_sorted(values: np.ndarray, keys: np.ndarray) -> np.ndarray:
     return keys[np.minimum(np.searchsorted(keys, values), len(keys) - 1)] == values
 
 
-def _cf_scores(cf: CFModel, history: _History) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+def _cf_scores(cf: CFModel, history: _History) -> tuple[np.ndarray, sp.csr_matrix, np.ndarray] | None:
     """ALS scores (I,) of every item for the user's current history (solved now, so
-    new interactions count at once), the columns of the items they have seen, and the user's factors (F,)."""
+    new interactions count at once), that history as a (1, I) row over the CF model's
+    columns (its indices: the items they have seen), and the user's factors (F,)."""
     cols, known = cf.item_index(history.video_ids)
     if not known.any():
         return None
@@ -147,7 +148,7 @@ def _cf_scores(cf: CFModel, history: _History) -> tuple[np.ndarray, np.ndarray, 
         (history.confidences[known], seen, np.array([0, len(seen)])), shape=(1, len(cf.item_ids)), dtype=np.float32
     )
     user = cf.recommender.user_vector(row)
-    return cf.recommender.item_factors @ user, seen, user
+    return cf.recommender.item_factors @ user, row, user
 
 
 def recommendations_for_user(
@@ -170,7 +171,8 @@ def recommendations_for_user(
         if ranker is not None:
             return _ranked_feed(history, version, cf, ranker, scored, limit=limit, offset=offset, config=config)
         if scored is not None:
-            cf_scores, seen_cols, _ = scored
+            cf_scores, cf_row, _ = scored
+            seen_cols = cf_row.indices
             top, scores = top_n(cf_scores, k, exclude=seen_cols)
             nominated["cf"] = (cf.item_ids[top], scores)
 
@@ -203,7 +205,8 @@ def _ranked_feed(
     """The feed page ordered by the learned ranker: candidates from ALS (cold videos through
     the cold map), the cold map alone, content, trending and fresh, with the features
     ``ranked.Sources.candidates`` gives the in-memory ranker (``ranker.features``)."""
-    cf_scores, seen_cols, user = scored
+    cf_scores, cf_row, user = scored
+    seen_cols = cf_row.indices
     k = max(config.ranker_candidates, offset + limit)
     top, warm_scores = top_n(cf_scores, k, exclude=np.concatenate([seen_cols, cf.untouched_cols]))
     cold_seen = np.flatnonzero(_in_sorted(ranker.cold_ids, history.video_ids))
@@ -213,12 +216,7 @@ def _ranked_feed(
     nominated = {"als": als_ids[als_order], "coldmap": ranker.cold_ids[cold_top]}
     cowatch = None
     if ranker.cowatch is not None:  # the item-kNN over the CF model's columns, as ranked.Sources scores it
-        cols, known = cf.item_index(history.video_ids)
-        seen = cols[known]
-        row = sp.csr_matrix(
-            (history.confidences[known], seen, np.array([0, len(seen)])), shape=(1, len(cf.item_ids)), dtype=np.float32
-        )
-        cowatch = ranker.cowatch.scores_for(row)  # (I,)
+        cowatch = ranker.cowatch.scores_for(cf_row)  # (I,)
         co_top, _ = top_n(cowatch, k, exclude=np.concatenate([seen_cols, cf.untouched_cols]))
         nominated["cowatch"] = cf.item_ids[co_top]
     trend_ids = cf.trending[0]
