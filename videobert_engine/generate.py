@@ -266,7 +266,7 @@ class Generator:
         for i in listed:
             if len(chosen) == self.config.caption_words or scores[i] < floor:
                 break
-            if any(i in self._alternatives[j] or _same_word(words[i], words[j]) for j in chosen):
+            if any(_same_word(words[i], words[j]) for j in chosen):  # ``listed`` has no alternatives left
                 continue
             chosen.append(int(i))
         chosen.sort(key=lambda i: (self._position[i], words[i]))
