@@ -112,6 +112,10 @@ class ColdALSRecommender(ALSRecommender):
             self.item_counts,
             lambdas=c.cold_map_lambdas,
             min_users=c.cold_map_min_users,
+            knn_k=c.cold_map_knn_k,
+            knn_power=c.cold_map_knn_power,
+            knn_mix=c.cold_map_knn_mix,
+            knn_items=c.cold_map_knn_items,
         )
         self.content = content
         self.mapped_factors = self.cold_map.predict(content)  # (I, F) for every item

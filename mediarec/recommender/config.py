@@ -61,6 +61,13 @@ class RecommenderConfig:
     # Content → CF factor map (cold_map.py): ridge λ chosen among these by leave-one-out.
     cold_map_lambdas: tuple[float, ...] = (0.01, 0.1, 1.0, 10.0, 100.0)
     cold_map_min_users: int = 3  # items with fewer positive users do not teach the map
+    # Its neighbour part: the similarity^power-weighted mean factors of the K nearest teaching
+    # items by content, mixed in at this share (0: the ridge map alone); chosen on validation
+    # items carved out of training data (docs/EVALUATION.md, "The cold map's neighbour part").
+    cold_map_knn_k: int = 30
+    cold_map_knn_power: float = 5.0
+    cold_map_knn_mix: float = 0.25
+    cold_map_knn_items: int = 10_000  # the most engaged teaching items it draws from (bounds the stored map)
 
     # Learned ranker (ranker.py, ranked.py; docs/RECOMMENDER.md, "The learned ranker").
     ranker_candidates: int = 50  # per source

@@ -11,7 +11,7 @@ import scipy.sparse as sp
 
 from mediarec.recommender import ranker as rk
 from mediarec.recommender.cf import ColdALSRecommender
-from mediarec.recommender.cold_map import fit_cold_map
+from mediarec.recommender.cold_map import ColdMap, fit_cold_map
 from mediarec.recommender.config import RecommenderConfig
 from mediarec.recommender.content import normalize_rows
 from mediarec.recommender.ease import EASERecommender, ease_weights
@@ -117,6 +117,29 @@ def test_cold_map_recovers_a_linear_map():
     np.testing.assert_allclose(cmap.predict(content[:5]), factors[:5], atol=0.1)
 
 
+def test_cold_map_neighbours_reach_what_a_linear_map_cannot():
+    # Items sit in 4 tight content clusters on a circle; each cluster's factors are arbitrary, so
+    # no linear map from content fits them, but the nearest teaching items' factors do.
+    rng = np.random.default_rng(0)
+    cluster = rng.integers(0, 4, size=400)
+    angle = cluster * np.pi / 2
+    content = np.stack([np.cos(angle), np.sin(angle), np.zeros(400)], 1) + 0.05 * rng.normal(size=(400, 3))
+    centres = np.array([[1.0, 0.0], [1.0, 0.0], [0.0, 1.0], [1.0, 0.0]])  # cluster → factors, not linear
+    factors = centres[cluster] + 0.01 * rng.normal(size=(400, 2))
+    counts = np.full(400, 5)
+    ridge = fit_cold_map(content, factors, counts, lambdas=(1e-3,), min_users=3)
+    mixed = fit_cold_map(content, factors, counts, lambdas=(1e-3,), min_users=3, knn_k=10, knn_power=5.0,
+                         knn_mix=1.0, knn_items=100)  # fmt: skip
+    new = np.array([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [-1.0, 0.0, 0.0], [0.0, -1.0, 0.0], [0.0, 0.0, 0.0]])
+    truth = np.vstack([centres, [0.0, 0.0]])
+    assert np.abs(ridge.predict(new)[:4] - truth[:4]).min() > 0.2  # off by 0.2+ on every cluster
+    np.testing.assert_allclose(mixed.predict(new), truth, atol=0.05)  # the zero vector (no embedding) maps to 0
+    assert len(mixed.neighbour_content) == 100
+    again = ColdMap.from_state(mixed.state())
+    np.testing.assert_array_equal(again.predict(new), mixed.predict(new))
+    assert ColdMap.from_state(ridge.state()).knn_mix == 0.0  # a ridge-only map (and one saved before) stays so
+
+
 def test_ease_on_a_toy_dataset():
     # items 0-2 are always watched together, 3-5 too: a user with 0 and 1 gets 2 first
     rows = [[1, 1, 1, 0, 0, 0]] * 8 + [[0, 0, 0, 1, 1, 1]] * 8
@@ -169,17 +192,20 @@ def test_ranker_max_users_bounds_the_queries_of_all_folds_together():
 
 def test_cold_validation_teaches_the_ranker_to_put_untouched_items_first():
     """With ``validation="cold"`` (a test that asks only for untouched items) the labels are
-    only the pairs of items made cold, so the untouched item outranks every warm one; the
+    only the pairs of items made cold, so the untouched items outrank every warm one; the
     default validation also labels warm pairs and keeps warm items on top."""
     world = toy_world()
     config = replace(world.config, ranker_min_users=5, ranker_min_child=5, ranker_trees=60, mmr_lambda=1.0)
     matrix = world.matrix()
     user = int(np.flatnonzero(world.user_topic == 2)[0])
+    untouched = set(np.flatnonzero(np.diff(matrix.tocsc().indptr) == 0).tolist())  # the cold item and any nobody chose
+    assert world.cold_item in untouched
     cold = RankedRecommender(config, validation="cold").fit(matrix, item_embeddings=world.embeddings)
     assert cold.training["positives"] > 0
-    assert cold.recommend_ranked(user, matrix[user], 3)[0].item == world.cold_item
+    top = [r.item for r in cold.recommend_ranked(user, matrix[user], len(untouched) + 2)]
+    assert set(top[: len(untouched)]) == untouched
     warm = RankedRecommender(config, validation="random").fit(matrix, item_embeddings=world.embeddings)
-    assert warm.recommend_ranked(user, matrix[user], 3)[0].item != world.cold_item
+    assert warm.recommend_ranked(user, matrix[user], 3)[0].item not in untouched
 
 
 def test_ranked_hybrid_fits_a_ranker_and_explains_every_item(tmp_path):
