@@ -21,7 +21,7 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 import scipy.sparse as sp
-from django.db.models import F, Q
+from django.db.models import Case, F, Q, TextField, Value, When
 from django.utils import timezone
 
 from mediarec.caching import TTLCache
@@ -35,7 +35,7 @@ from mediarec.recommender.config import RecommenderConfig
 from mediarec.recommender.content import normalize_rows, strongest_history, taste_vector
 from mediarec.recommender.ranked import RECENT, blend_score, rank_candidates
 from mediarec.recommender.weights import event_weights, user_row
-from mediarec.selectors import model_version_active_cached
+from mediarec.selectors import NO_OWN_TEXT, model_version_active_cached
 from mediarec.services.model_versions import model_version_embedder
 from mediarec.serving import queries
 from mediarec.serving.cf_model import CFModel, active_cf_model
@@ -426,7 +426,8 @@ class SearchResults:
 
 def videos_search(*, query: str, limit: int = 20, config: RecommenderConfig | None = None) -> SearchResults:
     """Semantic search with the active VideoBERT's text tower, behind the videos whose words match the query
-    (title, tags, description or generated caption); keyword search alone without a model."""
+    (title, tags, description, or the generated caption of a video with no text of its own); keyword search
+    alone without a model."""
     config = config or recommender_config()
     query = query.strip()
     if "\x00" in query:  # PostgreSQL text cannot hold NUL; no real query has one
@@ -453,11 +454,14 @@ def videos_search(*, query: str, limit: int = 20, config: RecommenderConfig | No
 def _keyword_search(query: str, limit: int):
     from django.contrib.postgres.search import SearchQuery, SearchRank, SearchVector
 
+    # A generated caption stands in for the words of a video nobody wrote about, ranked below written
+    # words; a video with its own text is found by that text, not by what the model guessed it shows.
+    caption = Case(When(NO_OWN_TEXT, then=F("caption")), default=Value(""), output_field=TextField())
     document = (
         SearchVector("title", weight="A")
         + SearchVector("tags", weight="B")
         + SearchVector("description", weight="C")
-        + SearchVector("caption", weight="D")  # generated from the pixels: found, ranked below written words
+        + SearchVector(caption, weight="D")
     )
     terms = SearchQuery(query, search_type="websearch")
     found = (
@@ -473,5 +477,5 @@ def _keyword_search(query: str, limit: int):
     words = [w for w in query.split() if w]
     match = Q()
     for word in words:
-        match &= Q(title__icontains=word) | Q(tags__icontains=word) | Q(caption__icontains=word)
+        match &= Q(title__icontains=word) | Q(tags__icontains=word) | (Q(caption__icontains=word) & NO_OWN_TEXT)
     return Video.objects.filter(published=True).filter(match).only(*queries.CARD_FIELDS)[:limit]

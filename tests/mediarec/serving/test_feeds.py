@@ -23,7 +23,7 @@ from mediarec.serving import queries
 from mediarec.serving.cf_model import active_cf_model
 from mediarec.serving.feeds import recommendations_for_user, videos_search, videos_similar
 from mediarec.serving.queries import ann_sql, id_array, nearest_videos
-from tests.factories import UserFactory
+from tests.factories import UserFactory, VideoFactory
 from tests.mediarec.recommender.harness import Served
 from tests.mediarec.recommender.toy import CONFIG, toy_world
 
@@ -158,6 +158,19 @@ def test_keyword_search_without_a_videobert_model(served, caplog):
     results = videos_search(query="topic 2 video")
     assert results.mode == "keyword" and results.videos
     assert "keyword search" in caplog.text
+
+
+def test_a_generated_caption_finds_only_a_video_nobody_wrote_about():
+    """The caption stands in for the words of an untitled video; a video with its own text is found by
+    that text, not by the model's guess (here a wrong one) at what it shows."""
+    untitled = VideoFactory(title="upload_0001", title_is_file_name=True, description="", tags="",
+                            caption="blue circle up", published=True)  # fmt: skip
+    guessed = VideoFactory(title="a yellow square moving left", description="", tags="square",
+                           caption="yellow circle left", published=True)  # fmt: skip
+    for query in ("circle", "circ"):  # full-text, then the substring fallback
+        found = [v.pk for v in videos_search(query=query).videos]
+        assert found == [untitled.pk], query
+    assert [v.pk for v in videos_search(query="square").videos] == [guessed.pk]
 
 
 def test_the_taste_reads_only_the_strongest_history_and_matches_a_full_read():
