@@ -48,7 +48,7 @@ class ColdMap:
         """(n, F) factors for content vectors (n, D); a zero vector (no embedding) maps to zeros."""
         content = np.asarray(content, dtype=np.float32)
         out = (content - self.x_mean) @ self.weights + self.y_mean
-        if self.knn_mix > 0 and self.neighbour_content is not None and len(self.neighbour_content):
+        if self.neighbour_content is not None:  # set only with knn_mix > 0 (fit_cold_map)
             out = (1.0 - self.knn_mix) * out + self.knn_mix * self._neighbours(content)
         out[~np.any(content != 0, axis=1)] = 0.0
         return out.astype(np.float32)
@@ -77,13 +77,13 @@ class ColdMap:
 
     @classmethod
     def from_state(cls, state: dict[str, np.ndarray]) -> ColdMap:
-        ridge = cls(state["weights"], state["x_mean"], state["y_mean"], float(state["lam"]), float(state["loo_error"]))
-        if "knn" not in state:  # a map saved before the neighbour part: the ridge map alone
-            return ridge
-        k, power, mix = (float(v) for v in state["knn"])
-        ridge.neighbour_content, ridge.neighbour_factors = state["neighbour_content"], state["neighbour_factors"]
-        ridge.knn_k, ridge.knn_power, ridge.knn_mix = int(k), power, mix
-        return ridge
+        neighbours = {}
+        if "knn" in state:  # absent from a map saved before the neighbour part: the ridge map alone
+            k, power, mix = (float(v) for v in state["knn"])
+            neighbours = {"neighbour_content": state["neighbour_content"], "neighbour_factors": state["neighbour_factors"],
+                          "knn_k": int(k), "knn_power": power, "knn_mix": mix}  # fmt: skip
+        ridge = (state["weights"], state["x_mean"], state["y_mean"], float(state["lam"]), float(state["loo_error"]))
+        return cls(*ridge, **neighbours)
 
 
 def fit_cold_map(
@@ -123,11 +123,12 @@ def fit_cold_map(
             best = (lam, error)
     lam, error = best
     weights = vt.T @ ((s / (s**2 + lam))[:, None] * uty)  # (D, F)
-    cold_map = ColdMap(weights.astype(np.float32), x_mean.astype(np.float32), y_mean.astype(np.float32), lam, error)
+    neighbours = {}
     if knn_mix > 0 and knn_k > 0:
         rows = np.flatnonzero(teach)
         rows = rows[np.argsort(-counts[rows], kind="stable")[:knn_items]]  # the most engaged teach best
-        cold_map.neighbour_content = normalize_rows(np.asarray(content[rows], dtype=np.float32))
-        cold_map.neighbour_factors = np.asarray(factors[rows], dtype=np.float32)
-        cold_map.knn_k, cold_map.knn_power, cold_map.knn_mix = int(knn_k), float(knn_power), float(knn_mix)
-    return cold_map
+        neighbours = {"neighbour_content": normalize_rows(np.asarray(content[rows], dtype=np.float32)),
+                      "neighbour_factors": np.asarray(factors[rows], dtype=np.float32),
+                      "knn_k": int(knn_k), "knn_power": float(knn_power), "knn_mix": float(knn_mix)}  # fmt: skip
+    ridge = (weights.astype(np.float32), x_mean.astype(np.float32), y_mean.astype(np.float32), lam, error)
+    return ColdMap(*ridge, **neighbours)
