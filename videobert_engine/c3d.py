@@ -20,6 +20,8 @@ a head that sees them learns them in the few hundred steps a CPU demo trains, wh
 it takes thousands (lab/evaluation, "Embedding quality").
 ``frame_diff=True`` feeds conv1a six channels: the frame and its difference from the previous frame (zero for
 the first), so what moves is in the input rather than something the first convs must learn to subtract.
+``object_view=True`` takes clips at twice ``size`` and runs the convs on two views of each (views.py): the
+frame, area-downscaled, and an object-centred glimpse; the head reads both views' features side by side.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ import torch
 import torch.nn as nn
 
 from videobert_engine.config import C3DConfig
+from videobert_engine.views import frame_view, object_view
 
 # conv indices after which a pool follows, and whether that pool halves time
 _POOLS = {0: False, 1: True, 3: True, 5: True, 7: True}
@@ -72,6 +75,7 @@ class C3D(nn.Module):
         self.feature_shape = (c_in, t, h, w)
         stage_widths = [config.widths[i] for i in _POOLS]
         fc6_in = {"flatten": c_in * t * h * w, "max": c_in, "pyramid": sum(stage_widths)}[config.pool]
+        fc6_in *= 2 if config.object_view else 1
         self.fc6 = nn.Linear(fc6_in, config.fc_dim)
         self.fc7 = nn.Linear(config.fc_dim, config.fc_dim)
         self.drop = nn.Dropout(config.dropout)
@@ -90,7 +94,17 @@ class C3D(nn.Module):
                 nn.init.zeros_(m.bias)
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
-        """(B, 3, T, H, W) -> (B, C, t, h, w); with pool="pyramid" -> (B, ΣC) every stage's global max."""
+        """(B, 3, T, H, W) -> (B, C, t, h, w); with pool="pyramid" -> (B, ΣC) every stage's global max.
+
+        With object_view, x is (B, 3, T, 2H, 2W) and the features of both views are concatenated on C."""
+        if not self.config.object_view:
+            return self._view_features(x)
+        B, size = x.shape[0], self.config.size
+        views = torch.cat([frame_view(x, x.shape[-1] // size), object_view(x, size)])  # (2B, 3, T, H, W)
+        frame, glimpse = self._view_features(views).split(B)
+        return torch.cat([frame, glimpse], dim=1)
+
+    def _view_features(self, x: torch.Tensor) -> torch.Tensor:
         if self.config.frame_diff:
             x = torch.cat([x, x.diff(dim=2, prepend=x[:, :, :1])], dim=1)  # (B, 6, T, H, W)
         if self.config.pool != "pyramid":

@@ -37,8 +37,11 @@ class C3DConfig:
     # the stem also reads each frame's difference from the one before it (RGB difference, as in TSN); off in the
     # presets: on the demo's world it helped a supervised probe tell motion, not the self-supervised recipe
     frame_diff: bool = False
+    # the convs also read an object-centred glimpse of each frame (videobert_engine/views.py), and fc6 both
+    # views' features; clips are then decoded at twice ``size`` (the glimpse is cut from the larger frames)
+    object_view: bool = False
     frames: int = 16  # input clip length; must equal ClipConfig.frames_per_clip
-    size: int = 112  # input frame size; must equal ClipConfig.size
+    size: int = 112  # input frame size; ClipConfig.size is this, or twice this with object_view
 
 
 @dataclass
@@ -78,9 +81,10 @@ class VideoBertConfig:
     embed_dim: int = 256  # D of the fused embedding
 
     def __post_init__(self) -> None:
-        if (self.video.frames, self.video.size) != (self.clips.frames_per_clip, self.clips.size):
+        decoded = self.video.size * (2 if self.video.object_view else 1)
+        if (self.video.frames, decoded) != (self.clips.frames_per_clip, self.clips.size):
             raise ValueError(
-                f"video tower input {self.video.frames}x{self.video.size}px does not match clip sampling "
+                f"video tower input {self.video.frames}x{decoded}px does not match clip sampling "
                 f"{self.clips.frames_per_clip}x{self.clips.size}px"
             )
         if self.text.init == "minilm" and self.text.vocab != "minilm":
@@ -160,6 +164,7 @@ def preset(name: str, **overrides: Any) -> VideoBertConfig:
         if isinstance(target[leaf], dict):
             raise ValueError(f"override the fields of {leaf!r} one by one, e.g. {leaf}__<field>=...")
         target[leaf] = value
-    # the clip shape is set once; the tower input follows it
-    data["video"]["frames"], data["video"]["size"] = data["clips"]["frames_per_clip"], data["clips"]["size"]
+    # the clip shape is set once; the tower input follows it (half of it with the object view)
+    scale = 2 if data["video"]["object_view"] else 1
+    data["video"]["frames"], data["video"]["size"] = data["clips"]["frames_per_clip"], data["clips"]["size"] // scale
     return VideoBertConfig.from_dict(data)
