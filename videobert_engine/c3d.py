@@ -30,7 +30,7 @@ import torch
 import torch.nn as nn
 
 from videobert_engine.config import C3DConfig
-from videobert_engine.views import frame_view, object_view
+from videobert_engine.views import MOTION_FEATURES, frame_view, object_motion, object_view
 
 # conv indices after which a pool follows, and whether that pool halves time
 _POOLS = {0: False, 1: True, 3: True, 5: True, 7: True}
@@ -76,6 +76,10 @@ class C3D(nn.Module):
         stage_widths = [config.widths[i] for i in _POOLS]
         fc6_in = {"flatten": c_in * t * h * w, "max": c_in, "pyramid": sum(stage_widths)}[config.pool]
         fc6_in *= 2 if config.object_view else 1
+        if config.object_motion:
+            if config.pool == "flatten":
+                raise ValueError('object_motion needs a pooled head (pool="max" or "pyramid")')
+            fc6_in += MOTION_FEATURES
         self.fc6 = nn.Linear(fc6_in, config.fc_dim)
         self.fc7 = nn.Linear(config.fc_dim, config.fc_dim)
         self.drop = nn.Dropout(config.dropout)
@@ -96,13 +100,22 @@ class C3D(nn.Module):
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
         """(B, 3, T, H, W) -> (B, C, t, h, w); with pool="pyramid" -> (B, ΣC) every stage's global max.
 
-        With object_view, x is (B, 3, T, 2H, 2W) and the features of both views are concatenated on C."""
+        With object_view, x is (B, 3, T, 2H, 2W) and the features of both views are concatenated on C; with
+        object_motion the object's track (B, 4) follows them (pool="max" then pools the map here)."""
         if not self.config.object_view:
-            return self._view_features(x)
-        B, size = x.shape[0], self.config.size
-        views = torch.cat([frame_view(x, x.shape[-1] // size), object_view(x, size)])  # (2B, 3, T, H, W)
-        frame, glimpse = self._view_features(views).split(B)
-        return torch.cat([frame, glimpse], dim=1)
+            features = self._view_features(x)
+        else:
+            B, size = x.shape[0], self.config.size
+            views = torch.cat([frame_view(x, x.shape[-1] // size), object_view(x, size)])  # (2B, 3, T, H, W)
+            frame, glimpse = self._view_features(views).split(B)
+            features = torch.cat([frame, glimpse], dim=1)
+        if self.config.object_motion:
+            if self.config.pool == "max":
+                features = features.amax(dim=(2, 3, 4))
+            features = torch.cat(
+                [features, object_motion(x, x.shape[-1] // self.config.size).to(features.dtype)], dim=1
+            )
+        return features
 
     def _view_features(self, x: torch.Tensor) -> torch.Tensor:
         if self.config.frame_diff:
@@ -118,7 +131,7 @@ class C3D(nn.Module):
 
     def forward_head(self, x: torch.Tensor, pre_logits: bool = False) -> torch.Tensor:
         pool = self.config.pool
-        if pool != "pyramid":
+        if pool != "pyramid" and not self.config.object_motion:
             x = x.flatten(1) if pool == "flatten" else x.amax(dim=(2, 3, 4))  # (B, C*t*h*w) or (B, C)
         x = self.drop(torch.relu(self.fc6(x)))
         x = self.drop(torch.relu(self.fc7(x)))  # (B, fc_dim) per-clip feature

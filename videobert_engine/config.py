@@ -40,6 +40,8 @@ class C3DConfig:
     # the convs also read an object-centred glimpse of each frame (videobert_engine/views.py), and fc6 both
     # views' features; clips are then decoded at twice ``size`` (the glimpse is cut from the larger frames)
     object_view: bool = False
+    # fc6 also reads how the clip's most salient object moves (views.object_motion: 4 numbers from its track)
+    object_motion: bool = False
     frames: int = 16  # input clip length; must equal ClipConfig.frames_per_clip
     size: int = 112  # input frame size; ClipConfig.size is this, or twice this with object_view
 

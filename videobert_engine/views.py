@@ -87,6 +87,25 @@ def object_boxes(x: torch.Tensor, scale: int = 1) -> tuple[torch.Tensor, torch.T
     return (torch.stack(centres, dim=1) + 0.5) * scale - 0.5, side * scale
 
 
+MOTION_FEATURES = 4
+MOTION_SCALE = 10.0  # a fast object moves about 0.07 of the frame per sampled frame: features of order 1
+
+
+def object_motion(x: torch.Tensor, scale: int = 1) -> torch.Tensor:
+    """(B, 3, T, H, W) -> (B, 4): how the clip's most salient object moves, in frame heights per sampled frame
+    (x 10): the median step down and right (robust to a wrap-around at an edge), the mean step length, and how
+    much the steps vary (a bounce turns, a drift does not). Zeros for a single frame. The track is found at
+    1 / ``scale`` of the size (``object_boxes``)."""
+    B, _, T, H, _ = x.shape
+    if T < 2:
+        return x.new_zeros(B, MOTION_FEATURES)
+    centre, _ = object_boxes(x, scale)  # (B, T, 2) as (y, x), in pixels of x
+    steps = centre.diff(dim=1) / H * MOTION_SCALE  # (B, T - 1, 2)
+    length = steps.square().sum(-1).sqrt()  # (B, T - 1)
+    spread = (steps - steps.median(dim=1, keepdim=True).values).abs().mean(dim=(1, 2))
+    return torch.cat([steps.median(dim=1).values, length.mean(1, keepdim=True), spread[:, None]], dim=1)
+
+
 def object_view(x: torch.Tensor, size: int) -> torch.Tensor:
     """(B, 3, T, H, W) -> (B, 3, T, size, size): each frame's glimpse of the clip's most salient object."""
     B, C, T, H, W = x.shape

@@ -11,7 +11,7 @@ from videobert_engine.c3d import C3D, normalize_clips
 from videobert_engine.config import C3DConfig, preset
 from videobert_engine.embed import Embedder
 from videobert_engine.train import TrainConfig, train
-from videobert_engine.views import object_boxes, object_view
+from videobert_engine.views import object_boxes, object_motion, object_view
 
 GREY, RED = (120, 120, 120), (230, 30, 30)
 
@@ -62,6 +62,23 @@ def test_object_view_tower_reads_both_views():
     frame_gap = (features[0, :half] - features[1, :half]).abs().mean()
     glimpse_gap = (features[0, half:] - features[1, half:]).abs().mean()
     assert glimpse_gap < frame_gap
+
+
+def test_object_motion_reads_direction_and_speed_from_the_track():
+    right = moving_disc_clip(size=48, radius=3, start=(15, 10), step=(0, 3))
+    down = moving_disc_clip(size=48, radius=3, start=(10, 25), step=(3, 0))
+    still = moving_disc_clip(size=48, radius=3, start=(20, 20), step=(0, 0))
+    motion = object_motion(normalize_clips(torch.stack([right, down, still])))  # (3, 4): down, right, length, spread
+    step = 3 / 48 * 10  # 3 px a frame in a 48 px frame, in tenths of the frame height
+    expected = torch.tensor([[0, step, step, 0], [step, 0, step, 0], [0, 0, 0, 0]])
+    assert torch.allclose(motion, expected, atol=0.05)
+    cfg = preset("tiny", video__object_motion=True).video
+    tower = C3D(cfg).eval()
+    plain = C3D(C3DConfig(**{**cfg.__dict__, "object_motion": False}))
+    assert tower.fc6.in_features == plain.fc6.in_features + 4
+    with torch.no_grad():
+        features = tower.forward_features(normalize_clips(torch.stack([right, down])))
+    assert torch.allclose(features[:, -4:], motion[:2])
 
 
 @pytest.mark.slow
