@@ -30,7 +30,7 @@ import torch
 import torch.nn as nn
 
 from videobert_engine.config import C3DConfig
-from videobert_engine.views import MOTION_FEATURES, frame_view, object_motion, object_view
+from videobert_engine.views import MOTION_FEATURES, frame_view, object_boxes, object_motion, object_view
 
 # conv indices after which a pool follows, and whether that pool halves time
 _POOLS = {0: False, 1: True, 3: True, 5: True, 7: True}
@@ -102,19 +102,20 @@ class C3D(nn.Module):
 
         With object_view, x is (B, 3, T, 2H, 2W) and the features of both views are concatenated on C; with
         object_motion the object's track (B, 4) follows them (pool="max" then pools the map here)."""
-        if not self.config.object_view:
+        c = self.config
+        # the object's boxes, found once for both the glimpse and the track
+        boxes = object_boxes(x, c.decoded_scale) if c.object_view or c.object_motion else None
+        if not c.object_view:
             features = self._view_features(x)
         else:
-            B, size = x.shape[0], self.config.size
-            views = torch.cat([frame_view(x, x.shape[-1] // size), object_view(x, size)])  # (2B, 3, T, H, W)
+            B = x.shape[0]
+            views = torch.cat([frame_view(x, c.decoded_scale), object_view(x, c.size, boxes)])  # (2B, 3, T, H, W)
             frame, glimpse = self._view_features(views).split(B)
             features = torch.cat([frame, glimpse], dim=1)
-        if self.config.object_motion:
-            if self.config.pool == "max":
+        if c.object_motion:
+            if c.pool == "max":
                 features = features.amax(dim=(2, 3, 4))
-            features = torch.cat(
-                [features, object_motion(x, x.shape[-1] // self.config.size).to(features.dtype)], dim=1
-            )
+            features = torch.cat([features, object_motion(boxes[0], x.shape[-2]).to(features.dtype)], dim=1)
         return features
 
     def _view_features(self, x: torch.Tensor) -> torch.Tensor:

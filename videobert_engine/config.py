@@ -23,6 +23,9 @@ class ClipConfig:
     timeout_s: float = 60.0  # a video that takes longer than this to sample raises UnreadableVideo
 
 
+OBJECT_VIEW_SCALE = 2  # clips for the object view are decoded at this multiple of the tower's size
+
+
 @dataclass
 class C3DConfig:
     """C3D video tower. The default is the Tran et al. 2015 layout (about 78 M parameters with its 487-way head)."""
@@ -43,7 +46,16 @@ class C3DConfig:
     # fc6 also reads how the clip's most salient object moves (views.object_motion: 4 numbers from its track)
     object_motion: bool = False
     frames: int = 16  # input clip length; must equal ClipConfig.frames_per_clip
-    size: int = 112  # input frame size; ClipConfig.size is this, or twice this with object_view
+    size: int = 112  # input frame size; ClipConfig.size is ``decoded_size``
+
+    @property
+    def decoded_scale(self) -> int:
+        """How much larger than the tower's input the clips are decoded (the glimpse is cut from them)."""
+        return OBJECT_VIEW_SCALE if self.object_view else 1
+
+    @property
+    def decoded_size(self) -> int:
+        return self.size * self.decoded_scale
 
 
 @dataclass
@@ -83,7 +95,7 @@ class VideoBertConfig:
     embed_dim: int = 256  # D of the fused embedding
 
     def __post_init__(self) -> None:
-        decoded = self.video.size * (2 if self.video.object_view else 1)
+        decoded = self.video.decoded_size
         if (self.video.frames, decoded) != (self.clips.frames_per_clip, self.clips.size):
             raise ValueError(
                 f"video tower input {self.video.frames}x{decoded}px does not match clip sampling "
@@ -166,7 +178,7 @@ def preset(name: str, **overrides: Any) -> VideoBertConfig:
         if isinstance(target[leaf], dict):
             raise ValueError(f"override the fields of {leaf!r} one by one, e.g. {leaf}__<field>=...")
         target[leaf] = value
-    # the clip shape is set once; the tower input follows it (half of it with the object view)
-    scale = 2 if data["video"]["object_view"] else 1
+    # the clip shape is set once; the tower input follows it (a fraction of it with the object view)
+    scale = OBJECT_VIEW_SCALE if data["video"]["object_view"] else 1
     data["video"]["frames"], data["video"]["size"] = data["clips"]["frames_per_clip"], data["clips"]["size"] // scale
     return VideoBertConfig.from_dict(data)

@@ -91,25 +91,25 @@ MOTION_FEATURES = 4
 MOTION_SCALE = 10.0  # a fast object moves about 0.07 of the frame per sampled frame: features of order 1
 
 
-def object_motion(x: torch.Tensor, scale: int = 1) -> torch.Tensor:
-    """(B, 3, T, H, W) -> (B, 4): how the clip's most salient object moves, in frame heights per sampled frame
-    (x 10): the median step down and right (robust to a wrap-around at an edge), the mean step length, and how
-    much the steps vary (a bounce turns, a drift does not). Zeros for a single frame. The track is found at
-    1 / ``scale`` of the size (``object_boxes``)."""
-    B, _, T, H, _ = x.shape
+def object_motion(centre: torch.Tensor, height: int) -> torch.Tensor:
+    """The track ``centre`` (B, T, 2) of ``object_boxes``, in pixels of frames ``height`` high -> (B, 4): how the
+    clip's most salient object moves, in frame heights per sampled frame (x 10): the median step down and right
+    (robust to a wrap-around at an edge), the mean step length, and how much the steps vary (a bounce turns, a
+    drift does not). Zeros for a single frame."""
+    B, T, _ = centre.shape
     if T < 2:
-        return x.new_zeros(B, MOTION_FEATURES)
-    centre, _ = object_boxes(x, scale)  # (B, T, 2) as (y, x), in pixels of x
-    steps = centre.diff(dim=1) / H * MOTION_SCALE  # (B, T - 1, 2)
+        return centre.new_zeros(B, MOTION_FEATURES)
+    steps = centre.diff(dim=1) / height * MOTION_SCALE  # (B, T - 1, 2)
     length = steps.square().sum(-1).sqrt()  # (B, T - 1)
     spread = (steps - steps.median(dim=1, keepdim=True).values).abs().mean(dim=(1, 2))
     return torch.cat([steps.median(dim=1).values, length.mean(1, keepdim=True), spread[:, None]], dim=1)
 
 
-def object_view(x: torch.Tensor, size: int) -> torch.Tensor:
-    """(B, 3, T, H, W) -> (B, 3, T, size, size): each frame's glimpse of the clip's most salient object."""
+def object_view(x: torch.Tensor, size: int, boxes: tuple[torch.Tensor, torch.Tensor] | None = None) -> torch.Tensor:
+    """(B, 3, T, H, W) -> (B, 3, T, size, size): each frame's glimpse of the clip's most salient object.
+    ``boxes``: ``object_boxes(x, H // size)`` when the caller has them."""
     B, C, T, H, W = x.shape
-    centre, side = object_boxes(x, max(1, H // size))  # (B, T, 2), (B,)
+    centre, side = boxes if boxes is not None else object_boxes(x, max(1, H // size))  # (B, T, 2), (B,)
     frames = rearrange(x, "b c t h w -> (b t) c h w")
     cy, cx = rearrange(centre, "b t yx -> yx (b t)")
     span = side.repeat_interleave(T)  # (B*T,)

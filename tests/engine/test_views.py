@@ -68,7 +68,8 @@ def test_object_motion_reads_direction_and_speed_from_the_track():
     right = moving_disc_clip(size=48, radius=3, start=(15, 10), step=(0, 3))
     down = moving_disc_clip(size=48, radius=3, start=(10, 25), step=(3, 0))
     still = moving_disc_clip(size=48, radius=3, start=(20, 20), step=(0, 0))
-    motion = object_motion(normalize_clips(torch.stack([right, down, still])))  # (3, 4): down, right, length, spread
+    centre, _ = object_boxes(normalize_clips(torch.stack([right, down, still])))
+    motion = object_motion(centre, 48)  # (3, 4): down, right, length, spread
     step = 3 / 48 * 10  # 3 px a frame in a 48 px frame, in tenths of the frame height
     expected = torch.tensor([[0, step, step, 0], [step, 0, step, 0], [0, 0, 0, 0]])
     assert torch.allclose(motion, expected, atol=0.05)
