@@ -91,3 +91,6 @@ class RecommenderConfig:
     ranker_learning_rate: float = 0.05
     ranker_leaves: int = 31
     ranker_min_child: int = 40
+    # The booster's score may only rise with a source's score (and fall with its nomination rank), and with
+    # the recent-item cosines (ranker.monotone_constraints); False: unconstrained.
+    ranker_monotone: bool = False

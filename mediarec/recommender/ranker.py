@@ -95,6 +95,28 @@ FEATURE_SOURCE = {
 }
 
 
+# Sources whose higher score means a better match for this user (trending and the item facts say how
+# popular an item is, which may count either way).
+MONOTONE_SOURCES = ("als", "cowatch", "content", "coldmap", "fresh", "blend")
+
+
+def monotone_constraints() -> list[int]:
+    """LightGBM's ``monotone_constraints`` in ``feature_names()`` order: +1 for the raw score and z-score of
+    ``MONOTONE_SOURCES`` and for the recent-item cosines, −1 for their nomination ranks (0 = first), 0 else.
+
+    The folds' sources are fitted on less data than the served ones, so their scores spread differently;
+    an unconstrained booster can learn bends in a score that hold on the folds only."""
+    signs = {"rank": -1, "z": 1, "score": 1}
+    out = []
+    for name in feature_names():
+        source, _, part = name.rpartition("_")
+        if source in MONOTONE_SOURCES and part in signs:
+            out.append(signs[part])
+        else:
+            out.append(1 if name in ("recent_content", "recent_cf") else 0)
+    return out
+
+
 def _z(score: np.ndarray) -> np.ndarray:
     """``score`` as a z-score over its finite entries (the user's candidates); NaN stays NaN."""
     finite = score[np.isfinite(score)]
@@ -179,7 +201,8 @@ class Ranker:
             "force_row_wise": True,
             "num_threads": max(c.num_threads, 1) if c.num_threads else 2,
             "verbose": -1,
-        }
+        } | ({"monotone_constraints": monotone_constraints(), "monotone_constraints_method": "intermediate"}
+             if c.ranker_monotone else {})  # fmt: skip
 
     def fit(self, x: np.ndarray, y: np.ndarray, groups: np.ndarray, *, query_users: np.ndarray | None = None) -> Ranker:
         """``x`` (N, F), ``y`` (N,) gains ≥ 0 (0 = not relevant), ``groups`` (Q,) rows per query,
