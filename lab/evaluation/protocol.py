@@ -15,14 +15,19 @@ so the runner treats every dataset alike.
     holdout  "time" when the test pairs come after the training ones, "random" when they are drawn
                           from the same period, "cold" when they are every pair of items held out
                           whole (item cold start): models carve validation data the same way
+
+``Protocol.validation()`` is the same protocol one level down, carved from ``train`` alone: what
+``evaluate --tune`` chooses on, so no choice reads ``relevant``.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import scipy.sparse as sp
+
+from mediarec.recommender.split import carve_cold, holdout_latest
 
 
 @dataclass
@@ -58,6 +63,32 @@ class Protocol:
     def validation_times(self) -> sp.csr_matrix | None:
         """The times a model's validation split follows: None (a random split) unless the test is later in time."""
         return self.train_times if self.holdout == "time" else None
+
+    def validation(self, *, fraction: float = 0.2, seed: int = 0) -> Protocol:
+        """Fitted on part of ``train`` and scored on the rest, carved as the test was: with ``holdout``
+        "cold", every pair of a random ``fraction`` of the touched items; otherwise each user's latest
+        ``fraction`` of positive pairs (by time where ``holdout`` is "time", at random where not),
+        after as large a share of the touched items as the catalog has untouched ones lost every
+        pair (so the new uploads a test asks for have their like here). The labels are the held-out
+        positive pairs: observed events, where the world's test reads its ground truth."""
+        cold_share = fraction if self.holdout == "cold" else float(self.cold_items.mean())
+        earlier, labels = carve_cold(self.train, cold_share, seed=seed)
+        if self.holdout != "cold":
+            earlier, later = holdout_latest(earlier, self.validation_times, fraction=fraction, seed=seed)
+            labels = labels + later.maximum(0)
+        times = None
+        if self.train_times is not None:
+            times = sp.csr_matrix(self.train_times.multiply((earlier != 0).astype(np.float32)))
+        return replace(
+            self,
+            name=f"{self.name} (validation)",
+            train=earlier,
+            relevant=(labels > 0).astype(np.float32),
+            history=None,
+            train_times=times,
+            description=f"carved from the training data of: {self.description}",
+            info={"carved_from": self.key, "fraction": fraction, "seed": seed},
+        )
 
     @property
     def n_users(self) -> int:

@@ -107,7 +107,7 @@ def cf_refit(*, config: RecommenderConfig | None = None) -> CFModelVersion:
 RANKER_PARAMS = ("ranker_candidates", "ranker_trees", "ranker_learning_rate", "ranker_leaves", "ranker_min_child",
                  "ranker_label_grades", "ranker_validation_fraction", "ranker_max_users", "ranker_propensity_power",
                  "ranker_propensity_cap", "ranker_popularity_features", "ranker_gate", "ranker_gate_edges",
-                 "cowatch_neighbours")  # fmt: skip
+                 "ranker_monotone", "cowatch_neighbours")  # fmt: skip
 
 
 def _fit(matrix, times, item_ids: np.ndarray, name: str, config: RecommenderConfig):

@@ -98,7 +98,14 @@ class Command(BaseCommand):
         parser.add_argument(
             "--tune",
             action="store_true",
-            help="instead: tune the hybrid's config on the chosen datasets (use another --seed than the report's)",
+            help="instead: tune --tune-model's config on validation data carved from the training data of the "
+            "chosen datasets' protocols, then score the defaults and the result once on their test splits",
+        )
+        parser.add_argument(
+            "--tune-model",
+            default="hybrid",
+            choices=("hybrid", "ranked", "ranked-served"),
+            help="the model --tune tunes: the blend (default) or a learned ranker (minutes a trial)",
         )
         parser.add_argument(
             "--embeddings",
@@ -166,22 +173,32 @@ class Command(BaseCommand):
         self.stdout.write(generation.table())
 
     def tune(self, opts, config: RecommenderConfig, ks: list[int]) -> None:
-        from lab.evaluation.tuning import tune_hybrid
+        from lab.evaluation.tuning import tune
 
         k = 10 if 10 in ks else ks[-1]
         protocols = list(self.protocols(opts, config))
-        result = tune_hybrid(
-            protocols, base=config, k=k, rounds=opts["tune_rounds"], log=lambda line: self.stderr.write(line)
+        result = tune(
+            protocols,
+            base=config,
+            model=opts["tune_model"],
+            k=k,
+            rounds=opts["tune_rounds"],
+            log=lambda line: self.stderr.write(line),
         )
         if opts["json"]:
             self.stdout.write(json.dumps(result, indent=2))
             return
         self.stdout.write(
-            f"{result['metric']} averaged over the protocols: {result['baseline']:.4f} -> {result['score']:.4f}"
+            f"{result['model']}: validation {result['metric']} averaged over {len(result['validation'])} protocols: "
+            f"{result['baseline']:.4f} -> {result['score']:.4f}"
         )
         for name, value in result["best"].items():
             was = result["defaults"][name]
-            self.stdout.write(f"  {name:<18} {value!s:>8}" + ("" if value == was else f"   (default {was})"))
+            self.stdout.write(f"  {name:<22} {value!s:>8}" + ("" if value == was else f"   (default {was})"))
+        self.stdout.write(f"test {result['metric']}, read once after the choice (defaults -> tuned):")
+        for key, before in result["test"]["defaults"].items():
+            if not key.startswith("mean_"):
+                self.stdout.write(f"  {key:<28} {before:.4f} -> {result['test']['best'][key]:.4f}")
 
     def export(self, opts) -> None:
         from lab.evaluation.synthetic import export_movielens, world_config
