@@ -70,7 +70,9 @@ class Protocol:
         ``fraction`` of positive pairs (by time where ``holdout`` is "time", at random where not),
         after as large a share of the touched items as the catalog has untouched ones lost every
         pair (so the new uploads a test asks for have their like here). The labels are the held-out
-        positive pairs: observed events, where the world's test reads its ground truth."""
+        positive pairs: observed events, where the world's test reads its ground truth. The items
+        untouched in ``train`` are unavailable here: no pair of theirs can be a label, so a list that
+        reached them would only lose (at this level they are uploads still to come)."""
         cold_share = fraction if self.holdout == "cold" else float(self.cold_items.mean())
         earlier, labels = carve_cold(self.train, cold_share, seed=seed)
         if self.holdout != "cold":
@@ -85,6 +87,7 @@ class Protocol:
             train=earlier,
             relevant=(labels > 0).astype(np.float32),
             history=None,
+            unavailable=self.cold_items | (False if self.unavailable is None else self.unavailable),
             train_times=times,
             description=f"carved from the training data of: {self.description}",
             info={"carved_from": self.key, "fraction": fraction, "seed": seed},

@@ -55,6 +55,19 @@ def test_validation_is_carved_from_training_and_holds_no_test_pair(holdout):
         assert len(labels) >= N_USERS  # at least one pair of every user
 
 
+@pytest.mark.parametrize("holdout", ["time", "cold"])
+def test_validation_makes_the_items_untouched_in_training_unavailable(holdout):
+    """An item with no training pair can have no label one level down: recommending it there only
+    loses, so validation lists never reach it (the catalog's new uploads of a test)."""
+    protocol = toy_protocol(holdout)
+    untouched = protocol.cold_items
+    assert untouched.any()
+    validation = protocol.validation(fraction=0.2, seed=3)
+    assert (validation.unavailable[untouched]).all()
+    assert not validation.cold_items[untouched].any()
+    assert validation.cold_items.any() == (holdout == "cold" or bool(untouched.any()))
+
+
 def test_validation_by_time_holds_out_each_users_latest_pairs():
     """Past the items made cold (the toy catalog has an untouched one, so as large a share of
     items lose every pair), each user's labels are later than every positive pair kept."""
